@@ -1,0 +1,13 @@
+"""The Celery application: `celery -A config worker` finds it through config/__init__.py."""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+app = Celery("ai_lounge")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_queues = (Queue("default"), Queue("cpu"), Queue("gpu"))
+app.autodiscover_tasks()

@@ -1,0 +1,47 @@
+"""pytest settings: fast hashing, a file-backed SQLite test DB (shared with worker processes).
+
+Every name a test run shares with its worker/web subprocesses (test database, media folder,
+Redis key prefixes) carries TEST_RUN_ID, so two test runs on one machine never collide.
+"""
+
+import os
+
+from .base import *  # noqa: F403
+from .base import CELERY_BROKER_TRANSPORT_OPTIONS, DATABASES, VAR_DIR, env
+
+TEST_RUN_ID = env("TEST_RUN_ID", default=str(os.getpid()))
+os.environ["TEST_RUN_ID"] = TEST_RUN_ID  # inherited by the processes the tests start
+
+DEBUG = False
+SECRET_KEY = "test-secret-key-not-for-production"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+STATIC_ROOT = str(VAR_DIR / "test-static")
+MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / f"test-media-{TEST_RUN_ID}"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/14")
+CELERY_BROKER_URL = REDIS_URL
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    **CELERY_BROKER_TRANSPORT_OPTIONS,
+    "global_keyprefix": f"test-{TEST_RUN_ID}:",
+}
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"asgi-test-{TEST_RUN_ID}:"},
+    }
+}
+FREE_CREDITS = env.int("FREE_CREDITS", default=50)
+GENERATION_ENGINE = env("GENERATION_ENGINE", default="auto")
+GENERATION_PROGRESS_MIN_INTERVAL = env.float("GENERATION_PROGRESS_MIN_INTERVAL", default=0.0)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not :memory:, so a worker subprocess can open the same test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{TEST_RUN_ID}.sqlite3")}
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_ailounge_{TEST_RUN_ID}"}
+# Serve static files straight from the app and project folders (no collectstatic needed).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -1,0 +1,35 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.accounts.apis import MeApi, TokenObtainApi
+from apps.generation.apis import GenerationMediaApi
+
+api_v1 = [
+    path("auth/token/", TokenObtainApi.as_view(), name="api-token"),
+    path("me/", MeApi.as_view(), name="api-me"),
+    path("", include("apps.generation.urls")),
+    path("", include("apps.billing.urls")),
+    path("", include("apps.personas.urls")),
+    path("", include("apps.content.urls")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("accounts/", include("allauth.urls")),
+    re_path(
+        r"^media/generations/(?P<pk>[0-9a-f-]{36})/(?P<name>video|thumbnail)$",
+        GenerationMediaApi.as_view(),
+        name="generation-media",
+    ),
+    path("", include("apps.billing.web_urls")),
+    path("", include("apps.personas.web_urls")),
+    path("", include("apps.content.web_urls")),
+    path("", include("apps.web.urls")),
+]
+
+handler404 = "apps.web.views.page_not_found"
+handler500 = "apps.web.views.server_error"
