@@ -1,0 +1,94 @@
+"""Image uploads: checked by content, bounded, normalised and re-encoded before anything is stored.
+
+JPEG, PNG and WebP only, decided by what Pillow decodes, never by the file name or the
+client's content type. The decoded image is EXIF-transposed, stripped of metadata and
+re-encoded as PNG, so what is stored is exactly the pixels we accepted.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .exceptions import ApplicationError
+
+ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP"}
+MIN_SIDE = 64
+
+
+class InvalidUpload(ApplicationError):
+    status_code = 400
+    default_code = "invalid_image"
+
+
+@dataclass(frozen=True)
+class IngestedImage:
+    content: ContentFile
+    width: int
+    height: int
+    source_format: str
+
+
+def image_ingest(upload, *, field: str = "image") -> IngestedImage:
+    """Validate an uploaded file and return it re-encoded as PNG. Raises InvalidUpload."""
+    size = getattr(upload, "size", None)
+    if not size:
+        raise InvalidUpload(f"{field}: the uploaded file is empty.")
+    if size > settings.UPLOAD_MAX_BYTES:
+        limit_mb = settings.UPLOAD_MAX_BYTES // (1024 * 1024)
+        raise InvalidUpload(f"{field}: the file is larger than {limit_mb} MB.")
+    upload.seek(0)
+    data = upload.read()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as probe:
+                fmt = probe.format
+                if fmt not in ALLOWED_FORMATS:
+                    raise InvalidUpload(
+                        f"{field}: {fmt or 'this'} files are not accepted; upload a JPEG, PNG or WebP image."
+                    )
+                width, height = probe.size
+                if width * height > settings.UPLOAD_MAX_PIXELS:
+                    raise InvalidUpload(
+                        f"{field}: the image is {width}×{height} pixels, more than the "
+                        f"{settings.UPLOAD_MAX_PIXELS:,} allowed."
+                    )
+                probe.verify()
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()
+                image = ImageOps.exif_transpose(image)
+                if image.mode not in ("RGB", "RGBA", "L", "LA", "P"):
+                    image = image.convert("RGB")
+                image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+                if "A" in image.getbands():
+                    background = Image.new("RGB", image.size, (0, 0, 0))
+                    background.paste(image, mask=image.getchannel("A"))
+                    image = background
+    except InvalidUpload:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InvalidUpload(
+            f"{field}: the image has too many pixels to decode safely "
+            f"(at most {settings.UPLOAD_MAX_PIXELS:,} are allowed)."
+        )
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+        raise InvalidUpload(
+            f"{field}: the file is not a readable image (it may be truncated or corrupt); "
+            "upload a JPEG, PNG or WebP image."
+        )
+    if min(image.size) < MIN_SIDE:
+        raise InvalidUpload(f"{field}: the image must be at least {MIN_SIDE}×{MIN_SIDE} pixels.")
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=False, compress_level=3)
+    return IngestedImage(
+        content=ContentFile(out.getvalue(), name="image.png"),
+        width=image.width,
+        height=image.height,
+        source_format=fmt,
+    )

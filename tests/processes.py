@@ -1,0 +1,159 @@
+"""Real processes for integration and browser tests: a Celery worker and the daphne web server.
+
+Each fixture that starts a process stops it (and its children) when it ends. The processes use
+the test database that pytest-django created, the test media folder and the run's Redis prefix.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import requests
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def database_url() -> str:
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{Path(s['NAME']).resolve()}"
+    user = s.get("USER") or "postgres"
+    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    host = s.get("HOST") or "127.0.0.1"
+    port = s.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{s['NAME']}"
+
+
+def process_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings.test",
+            "DATABASE_URL": database_url(),
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "REDIS_URL": settings.REDIS_URL,
+            "TEST_RUN_ID": settings.TEST_RUN_ID,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop_process(proc: subprocess.Popen, *, timeout: float = 15) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=timeout)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+@contextmanager
+def celery_worker(*, queues: str = "default,cpu,gpu", log: Path | None = None, **env: str):
+    """A real `celery -A config worker` (prefork, one child) consuming the test queues."""
+    log = (
+        log
+        or Path(settings.MEDIA_ROOT).parent / f"worker-{settings.TEST_RUN_ID}-{time.time_ns()}.log"
+    )
+    log.parent.mkdir(parents=True, exist_ok=True)
+    hostname = f"test-{settings.TEST_RUN_ID}-{time.time_ns()}@%h"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [
+                str(BIN / "celery"),
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                queues,
+                "--concurrency",
+                "1",
+                "--prefetch-multiplier",
+                "1",
+                "--pool",
+                "prefork",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                hostname,
+                "-l",
+                "info",
+            ],
+            cwd=ROOT,
+            env=process_env(**env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_for_log(proc, log, b"ready.", timeout=60)
+        yield proc
+    finally:
+        stop_process(proc)
+
+
+@contextmanager
+def web_server(**env: str):
+    """The real ASGI server (daphne: HTTP + websockets) on a free local port."""
+    port = free_port()
+    log = Path(settings.MEDIA_ROOT).parent / f"web-{settings.TEST_RUN_ID}-{port}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+            cwd=ROOT,
+            env=process_env(**env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"daphne exited early:\n{log.read_text()[-3000:]}")
+            try:
+                requests.get(f"{base}/api/schema/", timeout=2)
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"daphne did not start:\n{log.read_text()[-3000:]}")
+                time.sleep(0.2)
+        yield base
+    finally:
+        stop_process(proc)
+
+
+def _wait_for_log(proc: subprocess.Popen, log: Path, needle: bytes, *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited early:\n{log.read_text(errors='replace')[-3000:]}")
+        if needle in log.read_bytes():
+            return
+        time.sleep(0.2)
+    raise RuntimeError(
+        f"process not ready in {timeout}s:\n{log.read_text(errors='replace')[-3000:]}"
+    )
