@@ -1,0 +1,1 @@
+"""Media helpers shared by every engine: streaming frames into ffmpeg, thumbnails, probing."""
