@@ -1,0 +1,54 @@
+"""The one pricing function. The quote endpoint and the charge both call `price_generation`.
+
+Diffusion is priced by work (frames × steps × pixels, relative to a reference job); the CPU
+procedural engine costs a small flat price; a storyboard is the sum of its scenes plus assembly.
+Pure: no database, no settings beyond the constants below.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+PROCEDURAL_PRICE = 1
+ASSEMBLY_PRICE = 1
+# Reference diffusion jobs and what they cost: SVD-XT 1024×576×25 frames×25 steps = 10 credits;
+# Zeroscope 576×320×24 frames×20 steps = 4 credits. Cost scales linearly with the work.
+DIFFUSION_REFERENCE = {
+    "svd": (1024 * 576 * 25 * 25, 10),
+    "zeroscope": (576 * 320 * 24 * 20, 4),
+}
+DIFFUSION_MIN_PRICE = 2
+
+
+def resolve_paid_engine(*, kind: str, engine: str) -> str:
+    """The engine that prices a request: `auto` is priced as what it resolved to at create time."""
+    if engine in ("svd", "zeroscope", "procedural"):
+        return engine
+    return "procedural"
+
+
+def price_generation(*, kind: str, engine: str, params: Mapping[str, Any]) -> int:
+    """Credits for one generation. `engine` is the resolved engine (never `auto`)."""
+    if kind == "storyboard":
+        scenes = params.get("scenes") or []
+        total = sum(
+            price_generation(
+                kind=scene.get("kind", "text_to_video"),
+                engine=scene.get("engine", engine),
+                params=scene.get("params", {}),
+            )
+            for scene in scenes
+        )
+        return total + ASSEMBLY_PRICE
+    if engine == "procedural":
+        return PROCEDURAL_PRICE
+    reference_work, reference_price = DIFFUSION_REFERENCE[engine]
+    work = (
+        int(params["width"])
+        * int(params["height"])
+        * int(params["num_frames"])
+        * int(params["num_inference_steps"])
+    )
+    return max(DIFFUSION_MIN_PRICE, math.ceil(reference_price * work / reference_work))

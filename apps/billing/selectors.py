@@ -1,0 +1,31 @@
+from django.db.models import QuerySet
+
+from .models import CreditAccount, CreditPack, LedgerEntry, Purchase
+
+
+def credits_balance(*, user) -> int:
+    account = CreditAccount.objects.filter(user=user).only("balance").first()
+    return account.balance if account else 0
+
+
+def credits_account(*, user) -> CreditAccount:
+    """The user's account (unsaved and empty if it does not exist yet): balance and debt."""
+    return CreditAccount.objects.filter(user=user).first() or CreditAccount(user=user)
+
+
+def ledger_list(*, user) -> QuerySet[LedgerEntry]:
+    return LedgerEntry.objects.filter(account__user=user).order_by("-created_at", "-id")
+
+
+def credit_packs_active() -> QuerySet[CreditPack]:
+    return CreditPack.objects.filter(active=True).order_by("sort_order", "price_cents", "id")
+
+
+def purchase_for_session(*, user, session_id: str) -> Purchase | None:
+    if not session_id:
+        return None
+    return (
+        Purchase.objects.select_related("pack")
+        .filter(user=user, stripe_session_id=session_id)
+        .first()
+    )
