@@ -1,0 +1,120 @@
+"""REST endpoints for generations: parse input, call one service, shape the output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.generics import ListAPIView
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.http import ranged_file_response
+
+from .selectors import generation_get, generation_list
+from .serializers import (
+    PARAMS_SERIALIZERS,
+    GenerationCreateInputSerializer,
+    GenerationOutputSerializer,
+    JSONObjectField,
+)
+from .services import generation_cancel, generation_create, generation_quote
+
+
+class GenerationListCreateApi(ListAPIView):
+    serializer_class = GenerationOutputSerializer
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        return generation_list(user=self.request.user)
+
+    @extend_schema(
+        request=GenerationCreateInputSerializer,
+        responses={201: GenerationOutputSerializer, 200: GenerationOutputSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+    )
+    def post(self, request):
+        data = GenerationCreateInputSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        result = generation_create(
+            user=request.user,
+            idempotency_key=request.headers.get("Idempotency-Key", "")[:255],
+            **data.validated_data,
+        )
+        body = GenerationOutputSerializer(result.generation, context={"request": request}).data
+        return Response(
+            body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        )
+
+
+class GenerationQuoteApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("kind", str, required=True),
+            OpenApiParameter("engine", str),
+        ],
+        responses={200: dict},
+    )
+    def get(self, request):
+        query = request.query_params
+        kind = query.get("kind", "")
+        if kind not in PARAMS_SERIALIZERS:
+            return Response(
+                {"detail": "kind: choose image_to_video or text_to_video.", "code": "invalid"},
+                status=400,
+            )
+        raw = {}
+        if "params" in query:
+            raw = JSONObjectField().run_validation(query["params"])
+        fields = PARAMS_SERIALIZERS[kind]().fields
+        raw.update({k: v for k, v in query.items() if k in fields})
+        params = PARAMS_SERIALIZERS[kind](data=raw)
+        params.is_valid(raise_exception=True)
+        engine, credits = generation_quote(
+            kind=kind, engine=query.get("engine", "auto"), params=dict(params.validated_data)
+        )
+        return Response({"credits": credits, "engine": engine})
+
+
+class GenerationDetailApi(APIView):
+    @extend_schema(responses=GenerationOutputSerializer)
+    def get(self, request, pk):
+        generation = generation_get(user=request.user, generation_id=pk)
+        return Response(GenerationOutputSerializer(generation, context={"request": request}).data)
+
+
+class GenerationCancelApi(APIView):
+    @extend_schema(request=None, responses=GenerationOutputSerializer)
+    def post(self, request, pk):
+        generation = generation_get(user=request.user, generation_id=pk)
+        generation = generation_cancel(generation=generation)
+        return Response(GenerationOutputSerializer(generation, context={"request": request}).data)
+
+
+class GenerationMediaApi(APIView):
+    """A generation's video or thumbnail for its owner (and staff); Range-aware.
+
+    Authenticated like the API (token or session); anyone else gets a 404, never a 403.
+    """
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(exclude=True)
+    def get(self, request, pk, name: str):
+        if not request.user.is_authenticated:
+            raise Http404
+        generation = generation_get(user=request.user, generation_id=pk)
+        field = getattr(generation, name)
+        path = Path(settings.MEDIA_ROOT) / field.name if field else None
+        if path is None or not path.is_file():
+            raise Http404
+        content_type = "video/mp4" if name == "video" else "image/jpeg"
+        response = ranged_file_response(request, str(path), content_type=content_type)
+        response["X-Robots-Tag"] = "noindex"
+        response["Cache-Control"] = "private, max-age=3600"
+        return response

@@ -1,0 +1,121 @@
+"""A Generation: one request to turn an image or a prompt into a video, and its life.
+
+States: queued → running → succeeded | failed | canceled (queued may go straight to canceled).
+Every transition is a conditional UPDATE in apps.generation.services, so a task delivered twice
+or a race between cancel and finish cannot apply two transitions.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+def _input_path(instance, filename: str) -> str:
+    return f"uploads/{instance.user_id}/{uuid.uuid4().hex}.png"
+
+
+class Generation(models.Model):
+    class Kind(models.TextChoices):
+        IMAGE_TO_VIDEO = "image_to_video"
+        TEXT_TO_VIDEO = "text_to_video"
+        STORYBOARD = "storyboard"
+
+    class Engine(models.TextChoices):
+        AUTO = "auto"
+        SVD = "svd"
+        ZEROSCOPE = "zeroscope"
+        PROCEDURAL = "procedural"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELED = "canceled"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    engine_requested = models.CharField(max_length=16, choices=Engine.choices, default=Engine.AUTO)
+    # The engine chosen at create time, replaced by the one that actually ran.
+    engine = models.CharField(max_length=16, choices=Engine.choices)
+    queue = models.CharField(max_length=16, default="cpu")
+
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    stage = models.CharField(max_length=32, default="queued")
+    progress = models.FloatField(default=0.0)
+    step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+
+    persona = models.ForeignKey(
+        "personas.Persona",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="generations",
+    )
+    prompt = models.TextField(blank=True)
+    negative_prompt = models.TextField(blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    seed = models.BigIntegerField(default=0)
+    notes = models.JSONField(default=list, blank=True)
+    cost_credits = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    input_image = models.FileField(upload_to=_input_path, blank=True, max_length=300)
+    video = models.FileField(blank=True, max_length=300)
+    thumbnail = models.FileField(blank=True, max_length=300)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    fps = models.FloatField(null=True, blank=True)
+    num_frames = models.PositiveIntegerField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [
+            models.Index(fields=("user", "-created_at")),
+            models.Index(fields=("queue", "status", "created_at")),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=("user", "idempotency_key"),
+                condition=~Q(idempotency_key=""),
+                name="generation_unique_user_idempotency_key",
+            ),
+            models.CheckConstraint(
+                condition=Q(progress__gte=0) & Q(progress__lte=1), name="generation_progress_0_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def spend_reference(self) -> str:
+        return f"generation:{self.id}"

@@ -1,0 +1,159 @@
+"""The one progress reporter every engine reports through.
+
+An engine calls `reporter(stage, step, total)`. The reporter
+- maps the stage and step onto an overall progress in 0..1 that never goes backwards;
+- sends a channel-layer `progress` event per update, with an ETA from the job's own recent
+  step time (apps.generation.eta);
+- writes the row at most every GENERATION_PROGRESS_MIN_INTERVAL seconds, on every stage change
+  and at the end of each stage (the row stays the truth); the write only applies while the job
+  is running and no cancel was asked for;
+- checks for a cancel at every step (a primary-key read, at most every CANCEL_CHECK_INTERVAL
+  seconds, and folded into the write when there is one) and then raises GenerationCanceled,
+  which engines let through: a running job stops at the step after the user asked;
+- when the job reaches ("saving", n, n), records its timings (before, per and after the
+  generating steps) so later ETAs have data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+from django.conf import settings
+from django.utils import timezone
+
+from workers.engines.base import GenerationCanceled
+
+from . import eta
+from .events import progress_event, send_event
+from .models import Generation
+
+# Share of the overall bar each stage covers: (start, end).
+STAGE_SPANS = {
+    "queued": (0.0, 0.0),
+    "loading model": (0.0, 0.05),
+    "generating": (0.05, 0.85),
+    "decoding": (0.85, 0.92),
+    "encoding": (0.92, 0.97),
+    "saving": (0.97, 1.0),
+}
+GENERATING = "generating"
+CANCEL_CHECK_INTERVAL = 0.05  # seconds; steps faster than this share one check
+RECENT_STEPS = 10  # the window of "recent step time"
+
+
+class ProgressReporter:
+    def __init__(self, generation: Generation, *, min_interval: float | None = None, clock=None):
+        self.generation = generation
+        self.min_interval = (
+            settings.GENERATION_PROGRESS_MIN_INTERVAL if min_interval is None else min_interval
+        )
+        self.clock = clock or time.monotonic
+        self.progress = generation.progress
+        self.stage = generation.stage
+        self.eta_seconds: float | None = None
+        self._started = self.clock()  # the job's own wait in the queue is not its work
+        self._last_write = float("-inf")
+        self._last_check = float("-inf")
+        self._shape = eta.job_shape(generation)
+        self._profile = eta.profile_get(self._shape)
+        self._first_step: tuple[float, int] | None = None  # (time, step) of generating
+        self._recent: deque[tuple[float, int]] = deque(maxlen=RECENT_STEPS + 1)
+        self._recorded = False
+
+    def __call__(self, stage: str, step: int, total: int) -> None:
+        now = self.clock()
+        start, end = STAGE_SPANS.get(stage, (self.progress, self.progress))
+        fraction = (step / total) if total else 1.0
+        value = min(1.0, max(self.progress, start + (end - start) * fraction))
+        stage_changed = stage != self.stage
+        self.progress, self.stage = value, stage
+        g = self.generation
+        g.stage, g.progress, g.step, g.total_steps = stage, value, step, total
+        if stage == GENERATING:
+            if self._first_step is None:
+                self._first_step = (now, step)
+            self._recent.append((now, step))
+        self.eta_seconds = self._estimate(stage, step, total, now)
+        # The event first: the database round trips below are not in the live path.
+        send_event(
+            generation=g, event=progress_event(g, queue_position=None, eta_seconds=self.eta_seconds)
+        )
+        if stage_changed or step >= total or now - self._last_write >= self.min_interval:
+            self._last_write = self._last_check = now
+            self._write()
+        elif now - self._last_check >= CANCEL_CHECK_INTERVAL:
+            self._last_check = now
+            self._check_cancel()
+        if stage == "saving" and step >= total:
+            self._record(now)
+
+    # --- the row --------------------------------------------------------------------------
+
+    def _write(self) -> None:
+        g = self.generation
+        written = Generation.objects.filter(
+            pk=g.pk, status=Generation.Status.RUNNING, cancel_requested=False
+        ).update(
+            stage=g.stage,
+            progress=g.progress,
+            step=g.step,
+            total_steps=g.total_steps,
+            heartbeat_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+        if not written:  # canceled, or no longer running (reaped, finished elsewhere)
+            raise GenerationCanceled()
+        eta.running_publish(generation_id=g.pk, eta_seconds=self.eta_seconds)
+
+    def _check_cancel(self) -> None:
+        row = (
+            Generation.objects.filter(pk=self.generation.pk)
+            .values_list("cancel_requested", "status")
+            .first()
+        )
+        if row is None or row[0] or row[1] != Generation.Status.RUNNING:
+            raise GenerationCanceled()
+
+    # --- timing ---------------------------------------------------------------------------
+
+    def _step_time(self) -> float | None:
+        """Seconds per generating step over the recent window, else the measured profile."""
+        if len(self._recent) >= 2:
+            (t0, s0), (t1, s1) = self._recent[0], self._recent[-1]
+            if s1 > s0:
+                return (t1 - t0) / (s1 - s0)
+        return self._profile.step if self._profile else None
+
+    def _estimate(self, stage: str, step: int, total: int, now: float) -> float | None:
+        profile = self._profile
+        if stage == "saving" and step >= total:
+            return 0.0
+        if stage == GENERATING:
+            per_step = self._step_time()
+            if per_step is None:
+                return None
+            post = profile.post if profile else 0.0
+            return round(max(0, total - step) * per_step + post, 1)
+        if profile is None or self._shape is None:
+            return None
+        if self._first_step is None:  # before the first step: loading, setting up
+            waited = now - self._started
+            return round(
+                max(0.0, profile.pre - waited) + self._shape.steps * profile.step + profile.post,
+                1,
+            )
+        last_step_at = self._recent[-1][0]
+        return round(max(0.0, profile.post - (now - last_step_at)), 1)
+
+    def _record(self, now: float) -> None:
+        if self._recorded or self._first_step is None or self._shape is None:
+            return
+        self._recorded = True
+        (t_first, s_first), (t_last, s_last) = self._first_step, self._recent[-1]
+        if s_last > s_first:
+            per_step = (t_last - t_first) / (s_last - s_first)
+        else:  # one report only: the time before it is all we know
+            per_step = (t_first - self._started) / max(1, s_first)
+        pre = max(0.0, t_first - self._started - s_first * per_step)
+        eta.sample_record(shape=self._shape, pre=pre, step=per_step, post=now - t_last)

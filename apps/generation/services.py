@@ -1,0 +1,394 @@
+"""Writes to generations: create (with the charge), the state machine, cancel, reaping.
+
+Every state change is a conditional UPDATE (`WHERE status IN (...)`) whose row count says
+whether this caller won the transition; only the winner refunds or enqueues, so a task
+delivered twice, a cancel racing a finish, or a reaper racing a late worker cannot act twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import shutil
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.billing.pricing import price_generation
+from apps.billing.services import credits_refund_spend, credits_spend
+from apps.content.services import content_item_create_for_generation, prompt_screen
+from apps.core.uploads import image_ingest
+
+from .engines import engine_choose, engine_model, engine_queue
+from .events import generation_broadcast
+from .exceptions import GenerationNotCancelable, IdempotencyKeyReused, InvalidGenerationInput
+from .models import Generation
+
+logger = logging.getLogger(__name__)
+Status = Generation.Status
+SVD_MAX_FRAMES = 25
+ZEROSCOPE_STEPS = {"fast": 20, "high": 50}
+
+
+def _fingerprint(
+    *, kind, engine, prompt, negative_prompt, params, image_bytes: bytes | None
+) -> str:
+    body = {
+        "kind": kind,
+        "engine": engine,
+        "prompt": prompt,
+        "negative_prompt": negative_prompt,
+        "params": params,
+        "image": hashlib.sha256(image_bytes).hexdigest() if image_bytes is not None else None,
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def params_finalize(*, kind: str, engine: str, params: dict) -> dict:
+    """Fill what depends on the engine, and check the engine's own limits."""
+    params = dict(params)
+    params.setdefault("seed", secrets.randbelow(2**32))
+    if kind == Generation.Kind.TEXT_TO_VIDEO:
+        params.setdefault("num_inference_steps", ZEROSCOPE_STEPS[params.get("quality", "fast")])
+    if engine == "svd":
+        if params["num_frames"] > SVD_MAX_FRAMES:
+            raise InvalidGenerationInput(
+                f"params: num_frames: SVD makes at most {SVD_MAX_FRAMES} frames per clip."
+            )
+        if params["width"] % 64 or params["height"] % 64:
+            raise InvalidGenerationInput(
+                "params: width and height must be multiples of 64 for SVD."
+            )
+    if engine == "zeroscope" and (params["width"] % 64 or params["height"] % 64):
+        raise InvalidGenerationInput(
+            "params: width and height must be multiples of 64 for Zeroscope."
+        )
+    return params
+
+
+def generation_quote(*, kind: str, engine: str, params: dict) -> tuple[str, int]:
+    resolved = engine_choose(kind=kind, requested=engine)
+    params = params_finalize(kind=kind, engine=resolved, params=params)
+    return resolved, price_generation(kind=kind, engine=resolved, params=params)
+
+
+def prompt_compose(*, kind: str, engine: str, prompt: str, persona, params: dict) -> str:
+    """The prompt the engine gets: the user's words, the persona's description and style, and
+    (for diffusion text-to-video, when enabled) the prompt enhancement."""
+    parts = [prompt.strip()]
+    if persona is not None:
+        parts += [persona.description.strip(), persona.style.strip()]
+    composed = ", ".join(p for p in parts if p)
+    if engine == "zeroscope" and params.get("enhance_prompt", True) and composed:
+        from workers.prompts import enhance_prompt
+
+        composed = enhance_prompt(composed)
+    return composed
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    generation: Generation
+    created: bool
+
+
+def generation_create(
+    *,
+    user,
+    kind: str,
+    engine: str = "auto",
+    prompt: str = "",
+    negative_prompt: str = "",
+    params: dict | None = None,
+    image=None,
+    persona=None,
+    idempotency_key: str = "",
+) -> CreateResult:
+    """Validate, price, charge and create in one transaction; enqueue once it commits.
+
+    With an `idempotency_key`, the same key and body return the first Generation (charged once);
+    the same key with another body is a 409.
+    """
+    persona_text = (persona.name, persona.description, persona.style) if persona else ()
+    prompt_screen(text="\n".join((prompt, negative_prompt, *persona_text)))
+    params = dict(params or {})
+    image_bytes = None
+    if image is not None:
+        image.seek(0)
+        image_bytes = image.read()
+        image.seek(0)
+    fingerprint = _fingerprint(
+        kind=kind,
+        engine=engine,
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        params=params,
+        image_bytes=image_bytes,
+    )
+    if idempotency_key:
+        existing = _idempotent_replay(user=user, key=idempotency_key, fingerprint=fingerprint)
+        if existing:
+            return CreateResult(existing, created=False)
+
+    resolved = engine_choose(kind=kind, requested=engine)
+    params = params_finalize(kind=kind, engine=resolved, params=params)
+    final_prompt = prompt_compose(
+        kind=kind, engine=resolved, prompt=prompt, persona=persona, params=params
+    )
+    if final_prompt != prompt.strip():
+        params["final_prompt"] = final_prompt
+    cost = price_generation(kind=kind, engine=resolved, params=params)
+    if image is not None:
+        ingested = image_ingest(image)
+    elif kind == Generation.Kind.IMAGE_TO_VIDEO and persona is not None and persona.reference_image:
+        with persona.reference_image.open("rb") as fh:
+            ingested = image_ingest(ContentFile(fh.read(), name="reference.png"), field="persona")
+    else:
+        ingested = None
+
+    generation = Generation(
+        user=user,
+        kind=kind,
+        persona=persona,
+        engine_requested=engine,
+        engine=resolved,
+        queue=engine_queue(resolved),
+        prompt=prompt.strip(),
+        negative_prompt=negative_prompt.strip(),
+        params=params,
+        seed=params["seed"],
+        cost_credits=cost,
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint,
+    )
+    if resolved != "procedural":
+        generation.params["model"] = engine_model(resolved)
+    stored_name = None
+    try:
+        with transaction.atomic():
+            credits_spend(
+                user=user,
+                amount=cost,
+                reference=generation.spend_reference,
+                note=f"{kind.replace('_', ' ')} ({resolved})",
+            )
+            if ingested is not None:
+                generation.input_image.save("input.png", ingested.content, save=False)
+                stored_name = generation.input_image.name
+            generation.save(force_insert=True)
+            transaction.on_commit(lambda: generation_enqueue(generation=generation))
+    except IntegrityError:
+        if stored_name:
+            default_storage.delete(stored_name)
+        if idempotency_key:
+            existing = _idempotent_replay(user=user, key=idempotency_key, fingerprint=fingerprint)
+            if existing:
+                return CreateResult(existing, created=False)
+        raise
+    except BaseException:
+        if stored_name:
+            default_storage.delete(stored_name)
+        raise
+    return CreateResult(generation, created=True)
+
+
+def _idempotent_replay(*, user, key: str, fingerprint: str) -> Generation | None:
+    existing = Generation.objects.filter(user=user, idempotency_key=key).first()
+    if existing is None:
+        return None
+    if existing.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used with a different request body."
+        )
+    return existing
+
+
+def generation_enqueue(*, generation: Generation) -> None:
+    from .tasks import generation_run
+
+    try:
+        generation_run.apply_async(args=[str(generation.pk)], queue=generation.queue)
+    except Exception:
+        logger.exception("Could not enqueue generation %s", generation.pk)
+        generation_mark_failed(
+            generation_id=generation.pk,
+            error="The job queue is unavailable; your credits were refunded. Try again shortly.",
+        )
+        return
+    generation_broadcast(generation_id=generation.pk)
+
+
+# --- the state machine ------------------------------------------------------------------------
+
+
+def _transition(*, generation_id, from_statuses, **values) -> bool:
+    values.setdefault("updated_at", timezone.now())
+    updated = Generation.objects.filter(pk=generation_id, status__in=from_statuses).update(**values)
+    return updated == 1
+
+
+def generation_mark_running(*, generation_id, worker: str) -> Generation | None:
+    """queued → running. Returns the generation when this caller won, None otherwise."""
+    now = timezone.now()
+    generation = Generation.objects.filter(pk=generation_id).first()
+    if generation is None:
+        return None
+    won = _transition(
+        generation_id=generation_id,
+        from_statuses=[Status.QUEUED],
+        status=Status.RUNNING,
+        stage="loading model" if generation.engine != "procedural" else "generating",
+        started_at=now,
+        heartbeat_at=now,
+        worker=worker[:255],
+        attempts=generation.attempts + 1,
+    )
+    if not won:
+        return None
+    generation.refresh_from_db()
+    generation_broadcast(generation_id=generation_id)
+    return generation
+
+
+def generation_heartbeat(*, generation_id) -> bool:
+    """Record that the worker is alive. False when the job is no longer running."""
+    return (
+        Generation.objects.filter(pk=generation_id, status=Status.RUNNING).update(
+            heartbeat_at=timezone.now()
+        )
+        == 1
+    )
+
+
+def generation_mark_succeeded(
+    *,
+    generation_id,
+    video_name: str,
+    thumbnail_name: str,
+    width: int,
+    height: int,
+    fps: float,
+    num_frames: int,
+    duration_seconds: float,
+    engine: str,
+    notes: list[str],
+) -> bool:
+    now = timezone.now()
+    won = _transition(
+        generation_id=generation_id,
+        from_statuses=[Status.RUNNING],
+        status=Status.SUCCEEDED,
+        stage="done",
+        progress=1.0,
+        video=video_name,
+        thumbnail=thumbnail_name,
+        width=width,
+        height=height,
+        fps=fps,
+        num_frames=num_frames,
+        duration_seconds=duration_seconds,
+        engine=engine,
+        notes=notes,
+        finished_at=now,
+        heartbeat_at=now,
+    )
+    if won:
+        content_item_create_for_generation(generation=Generation.objects.get(pk=generation_id))
+        generation_broadcast(generation_id=generation_id, finished=True)
+    return won
+
+
+def generation_mark_failed(*, generation_id, error: str, reason: str = "failed") -> bool:
+    """queued|running → failed, then refund the spend exactly once."""
+    won = _transition(
+        generation_id=generation_id,
+        from_statuses=[Status.QUEUED, Status.RUNNING],
+        status=Status.FAILED,
+        stage="failed",
+        error=error[:2000],
+        finished_at=timezone.now(),
+    )
+    if won:
+        _refund(generation_id=generation_id, note=f"Refund: generation {reason} — {error[:200]}")
+        generation_discard_outputs(generation_id=generation_id)
+        generation_broadcast(generation_id=generation_id, finished=True)
+    return won
+
+
+def generation_mark_canceled(*, generation_id, from_statuses=(Status.RUNNING,)) -> bool:
+    won = _transition(
+        generation_id=generation_id,
+        from_statuses=list(from_statuses),
+        status=Status.CANCELED,
+        stage="canceled",
+        finished_at=timezone.now(),
+    )
+    if won:
+        _refund(generation_id=generation_id, note="Refund: generation canceled")
+        generation_discard_outputs(generation_id=generation_id)
+        generation_broadcast(generation_id=generation_id, finished=True)
+    return won
+
+
+def generation_cancel(*, generation: Generation) -> Generation:
+    """Cancel a queued job at once; ask a running one to stop at its next step."""
+    if generation_mark_canceled(generation_id=generation.pk, from_statuses=[Status.QUEUED]):
+        generation.refresh_from_db()
+        return generation
+    if Generation.objects.filter(pk=generation.pk, status=Status.RUNNING).update(
+        cancel_requested=True, updated_at=timezone.now()
+    ):
+        generation.refresh_from_db()
+        return generation
+    generation.refresh_from_db()
+    raise GenerationNotCancelable(f"This generation has already {generation.status}.")
+
+
+def generation_reap_lost(*, now=None) -> int:
+    """Fail (and refund) running jobs whose worker stopped sending heartbeats."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.GENERATION_HEARTBEAT_TIMEOUT)
+    lost = list(
+        Generation.objects.filter(status=Status.RUNNING, heartbeat_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )
+    )
+    reaped = 0
+    for generation_id in lost:
+        won = Generation.objects.filter(
+            pk=generation_id, status=Status.RUNNING, heartbeat_at__lt=cutoff
+        ).update(
+            status=Status.FAILED,
+            stage="failed",
+            error="The worker running this job stopped responding; your credits were refunded.",
+            finished_at=now,
+            updated_at=now,
+        )
+        if won:
+            reaped += 1
+            _refund(generation_id=generation_id, note="Refund: worker lost")
+            generation_discard_outputs(generation_id=generation_id)
+            generation_broadcast(generation_id=generation_id, finished=True)
+    if reaped:
+        logger.warning("Reaped %d lost generation(s)", reaped)
+    return reaped
+
+
+def _refund(*, generation_id, note: str) -> None:
+    credits_refund_spend(spend_reference=f"generation:{generation_id}", note=note)
+
+
+def generation_output_dir(*, generation_id) -> Path:
+    return Path(settings.MEDIA_ROOT) / "generations" / str(generation_id)
+
+
+def generation_discard_outputs(*, generation_id) -> None:
+    shutil.rmtree(generation_output_dir(generation_id=generation_id), ignore_errors=True)

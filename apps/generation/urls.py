@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import apis
+
+urlpatterns = [
+    path("generations/", apis.GenerationListCreateApi.as_view(), name="generation-list"),
+    path("generations/quote/", apis.GenerationQuoteApi.as_view(), name="generation-quote"),
+    path("generations/<uuid:pk>/", apis.GenerationDetailApi.as_view(), name="generation-detail"),
+    path(
+        "generations/<uuid:pk>/cancel/",
+        apis.GenerationCancelApi.as_view(),
+        name="generation-cancel",
+    ),
+]
