@@ -1,0 +1,184 @@
+"""Live events for a generation, sent to channel-layer groups (best effort, at most once).
+
+The Generation row is the truth; a client that misses an event gets a fresh snapshot when it
+reconnects. Groups: `generation.<id>` (one job) and `user.<user id>` (all of a user's jobs).
+Message: `{"type": "generation.event", "event": <progress or finished event>}`.
+
+Sync code (workers, services) publishes on an event loop kept per thread (see _Publisher), so
+the channel layer's Redis connections stay open between events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import Iterable
+
+from channels.layers import get_channel_layer
+
+from .models import Generation
+from .selectors import (
+    generation_eta_seconds,
+    generation_queue_estimates,
+    generation_queue_position,
+)
+
+logger = logging.getLogger(__name__)
+
+PUBLISH_TIMEOUT = 5.0
+SEND_CONCURRENCY = 16
+_UNSET = object()
+
+
+def group_for_generation(generation_id) -> str:
+    return f"generation.{generation_id}"
+
+
+def group_for_user(user_id) -> str:
+    return f"user.{user_id}"
+
+
+def _media_path(generation: Generation, name: str) -> str | None:
+    if not getattr(generation, name):
+        return None
+    from django.urls import reverse
+
+    return reverse("generation-media", kwargs={"pk": generation.pk, "name": name})
+
+
+def progress_event(generation: Generation, *, queue_position=_UNSET, eta_seconds=_UNSET) -> dict:
+    """The contract's `progress` event; position and ETA are computed unless given."""
+    if queue_position is _UNSET:
+        queue_position = generation_queue_position(generation=generation)
+    if eta_seconds is _UNSET:
+        eta_seconds = generation_eta_seconds(generation=generation)
+    return {
+        "type": "progress",
+        "id": str(generation.pk),
+        "status": generation.status,
+        "stage": generation.stage,
+        "progress": round(generation.progress, 4),
+        "step": generation.step,
+        "total_steps": generation.total_steps,
+        "queue_position": queue_position,
+        "eta_seconds": eta_seconds,
+    }
+
+
+def finished_event(generation: Generation) -> dict:
+    return {
+        "type": "finished",
+        "id": str(generation.pk),
+        "status": generation.status,
+        "video_url": _media_path(generation, "video"),
+        "thumbnail_url": _media_path(generation, "thumbnail"),
+        "error": generation.error or None,
+    }
+
+
+def snapshot_event(generation: Generation) -> dict:
+    return finished_event(generation) if generation.is_finished else progress_event(generation)
+
+
+# --- publishing -----------------------------------------------------------------------------
+
+
+class _Publisher:
+    """Runs channel-layer sends from sync code on an event loop kept for each thread.
+
+    `async_to_sync` would start a loop, and open new Redis connections, for every call; a loop
+    kept per thread keeps its connections and costs no thread switch. A fork (Celery's prefork
+    pool) gets fresh loops: the parent's are not usable in the child.
+    """
+
+    def __init__(self):
+        self._local = threading.local()
+
+    def run(self, coroutine, *, timeout: float = PUBLISH_TIMEOUT):
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            coroutine.close()
+            raise RuntimeError("send_events() is for sync code; await the channel layer instead")
+        loop = getattr(self._local, "loop", None)
+        if loop is None or loop.is_closed() or self._local.pid != os.getpid():
+            loop = self._local.loop = asyncio.new_event_loop()
+            self._local.pid = os.getpid()
+        return loop.run_until_complete(asyncio.wait_for(coroutine, timeout))
+
+
+_publisher = _Publisher()
+
+
+def _messages(generation: Generation, event: dict) -> list[tuple[str, dict]]:
+    message = {"type": "generation.event", "event": event}
+    return [
+        (group_for_generation(generation.pk), message),
+        (group_for_user(generation.user_id), message),
+    ]
+
+
+def send_events(items: Iterable[tuple[Generation, dict]]) -> None:
+    """Send each (generation, event) to the job's and its owner's groups; wait until sent.
+
+    The sends run concurrently: events of different jobs, or of one job to its two groups,
+    have no order to keep. Successive calls stay in order (each waits for the one before).
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    messages = [m for generation, event in items for m in _messages(generation, event)]
+    if not messages:
+        return
+
+    async def send_all():
+        # Concurrently (a job's two groups, the waiting jobs of a queue), a few at a time.
+        limit = asyncio.Semaphore(SEND_CONCURRENCY)
+
+        async def send(group, message):
+            async with limit:
+                await layer.group_send(group, message)
+
+        await asyncio.gather(*(send(group, message) for group, message in messages))
+
+    try:
+        _publisher.run(send_all())
+    except Exception:  # the channel layer is best effort; the row stays the truth
+        logger.warning("Could not publish %d live event(s)", len(messages), exc_info=True)
+
+
+def send_event(*, generation: Generation, event: dict) -> None:
+    send_events([(generation, event)])
+
+
+def generation_broadcast(*, generation_id, finished: bool = False) -> None:
+    """Send the job's current state; when it left the queue or finished, refresh the queue.
+
+    A job that starts, finishes or is canceled moves the queue: every job still waiting in the
+    same queue gets a fresh `progress` event with its new position and ETA.
+    """
+    generation = Generation.objects.filter(pk=generation_id).first()
+    if generation is None:
+        return
+    event = finished_event(generation) if finished else progress_event(generation)
+    items = [(generation, event)]
+    if generation.status != Generation.Status.QUEUED:
+        items += queue_events(queue=generation.queue)
+    send_events(items)
+
+
+def queue_events(*, queue: str) -> list[tuple[Generation, dict]]:
+    """A fresh `progress` event for every job waiting in `queue`."""
+    try:
+        estimates = generation_queue_estimates(queue=queue)
+    except Exception:
+        logger.warning("Could not estimate queue %s", queue, exc_info=True)
+        return []
+    return [
+        (job, progress_event(job, queue_position=position, eta_seconds=eta))
+        for job, position, eta in estimates
+    ]

@@ -1,0 +1,278 @@
+"""The progress reporter, queue positions and ETAs from measured throughput."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels_redis.core import RedisChannelLayer as StockRedisChannelLayer
+from django.conf import settings
+from django.utils import timezone
+
+from apps.generation import eta, events, progress, services
+from apps.generation.channel_layer import RedisChannelLayer as PipelinedRedisChannelLayer
+from apps.generation.models import Generation
+from apps.generation.progress import ProgressReporter
+from apps.generation.selectors import generation_eta_seconds, generation_queue_position
+from workers.engines.base import GenerationCanceled
+
+pytestmark = pytest.mark.django_db
+
+PARAMS = {"num_frames": 10, "fps": 8, "width": 128, "height": 72, "enhance_prompt": False}
+
+
+@pytest.fixture(autouse=True)
+def no_enqueue(monkeypatch):
+    monkeypatch.setattr(services, "generation_enqueue", lambda *, generation: None)
+
+
+@pytest.fixture(autouse=True)
+def clean_eta():
+    def wipe():
+        client = eta._redis()
+        for key in client.scan_iter(f"{eta.key_prefix()}*"):
+            client.delete(key)
+
+    wipe()
+    yield
+    wipe()
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """The events the reporter sends, instead of the channel layer."""
+    captured: list[dict] = []
+    monkeypatch.setattr(progress, "send_event", lambda *, generation, event: captured.append(event))
+    return captured
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def tick(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def create(user, **params) -> Generation:
+    return services.generation_create(
+        user=user, kind="text_to_video", prompt="stars", params={**PARAMS, **params}
+    ).generation
+
+
+def start(user, **params) -> Generation:
+    generation = create(user, **params)
+    return services.generation_mark_running(generation_id=generation.pk, worker="w")
+
+
+def run_job(reporter: ProgressReporter, clock: Clock, *, frames: int, step: float, pre=0.0):
+    """Report a whole job (`pre` s, then `frames` steps of `step` s, then 0.5 s); finish it."""
+    clock.tick(pre)
+    for i in range(1, frames + 1):
+        clock.tick(step)
+        reporter("generating", i, frames)
+    clock.tick(0.5)
+    reporter("encoding", 1, 1)
+    reporter("saving", 1, 1)
+    Generation.objects.filter(pk=reporter.generation.pk).update(status="succeeded")
+
+
+# --- the reporter ---------------------------------------------------------------------------
+
+
+def test_progress_rises_through_stages_and_never_goes_back(user, sent):
+    generation = start(user)
+    reporter = ProgressReporter(generation, min_interval=0)
+    reporter("generating", 1, 4)
+    reporter("generating", 3, 4)
+    reporter("generating", 2, 4)  # an engine that reports out of order cannot move the bar back
+    reporter("encoding", 1, 1)
+    reporter("saving", 1, 1)
+    values = [e["progress"] for e in sent]
+    assert values == sorted(values)
+    assert values[-1] == 1.0
+    assert [e["stage"] for e in sent] == ["generating"] * 3 + ["encoding", "saving"]
+    assert all(e["type"] == "progress" and e["status"] == "running" for e in sent)
+    assert all(e["queue_position"] is None for e in sent)
+    generation.refresh_from_db()
+    assert (generation.stage, generation.progress) == ("saving", 1.0)
+
+
+def test_row_writes_are_throttled_but_stage_changes_are_written(user, sent):
+    generation = start(user)
+    clock = Clock()
+    reporter = ProgressReporter(generation, min_interval=60, clock=clock)
+    reporter("generating", 1, 10)  # stage change: written
+    clock.tick(1)
+    reporter("generating", 2, 10)  # throttled
+    generation.refresh_from_db()
+    assert (generation.step, generation.total_steps) == (1, 10)
+    assert len(sent) == 2  # every update is still sent live
+    reporter("generating", 10, 10)  # end of the stage: written
+    generation.refresh_from_db()
+    assert generation.step == 10
+
+
+def test_cancel_stops_the_job_at_the_next_step_even_between_writes(user, sent):
+    generation = start(user)
+    clock = Clock()
+    reporter = ProgressReporter(generation, min_interval=60, clock=clock)
+    reporter("generating", 1, 100)
+    services.generation_cancel(generation=Generation.objects.get(pk=generation.pk))
+    clock.tick(2 * progress.CANCEL_CHECK_INTERVAL)
+    with pytest.raises(GenerationCanceled):
+        reporter("generating", 2, 100)
+    # Step 2 was made (and reported) before the check; the engine makes no step 3.
+    assert [e["step"] for e in sent] == [1, 2]
+    generation.refresh_from_db()
+    assert generation.step == 1  # the refused write: the row keeps the last step before
+
+
+def test_a_job_no_longer_running_stops_at_its_next_write(user, sent):
+    generation = start(user)
+    reporter = ProgressReporter(generation, min_interval=0)
+    reporter("generating", 1, 10)
+    services.generation_mark_failed(generation_id=generation.pk, error="reaped")
+    with pytest.raises(GenerationCanceled):
+        reporter("generating", 2, 10)
+
+
+# --- ETA ------------------------------------------------------------------------------------
+
+
+def test_eta_is_unknown_without_measurements(user, sent):
+    queued = create(user)
+    assert generation_eta_seconds(generation=queued) is None
+    running = start(user)
+    reporter = ProgressReporter(running, min_interval=0)
+    reporter("generating", 1, 10)  # one step: no rate yet, and no profile
+    assert sent[-1]["eta_seconds"] is None
+    assert generation_eta_seconds(generation=running) is None
+
+
+def test_running_eta_is_remaining_steps_times_recent_step_time(user, sent):
+    clock = Clock()
+    reporter = ProgressReporter(start(user), min_interval=0, clock=clock)
+    for i in range(1, 5):
+        clock.tick(2.0)
+        reporter("generating", i, 10)
+    assert sent[-1]["eta_seconds"] == pytest.approx(6 * 2.0)
+
+
+def test_a_finished_job_records_its_timings_without_its_queue_wait(user, sent):
+    generation = create(user)
+    Generation.objects.filter(pk=generation.pk).update(
+        created_at=timezone.now() - timedelta(hours=1)  # waited an hour in the queue
+    )
+    generation = services.generation_mark_running(generation_id=generation.pk, worker="w")
+    clock = Clock()
+    run_job(ProgressReporter(generation, clock=clock), clock, frames=10, step=0.25, pre=1.0)
+    profile = eta.profile_get(eta.job_shape(generation))
+    assert profile.step == pytest.approx(0.25)
+    assert profile.pre == pytest.approx(1.0)
+    assert profile.post == pytest.approx(0.5)
+
+
+def test_the_next_job_uses_the_measured_profile_from_its_first_report(user, sent):
+    clock = Clock()
+    run_job(ProgressReporter(start(user), clock=clock), clock, frames=10, step=1.0)
+    sent.clear()
+    second = start(user)
+    assert generation_eta_seconds(generation=second) == pytest.approx(10 * 1.0 + 0.5)
+    reporter = ProgressReporter(second, clock=clock)
+    clock.tick(1.0)
+    reporter("generating", 1, 10)
+    assert sent[-1]["eta_seconds"] == pytest.approx(9 * 1.0 + 0.5)
+    # The snapshot (another process) reads the figure the reporter published.
+    assert generation_eta_seconds(generation=second) == pytest.approx(9.5, abs=0.5)
+
+
+def test_other_sizes_scale_from_the_engine_wide_rate(user, sent):
+    clock = Clock()
+    run_job(ProgressReporter(start(user), clock=clock), clock, frames=10, step=1.0)
+    bigger = create(user, width=256, height=144)  # four times the pixels per frame
+    assert generation_eta_seconds(generation=bigger) == pytest.approx(10 * 4.0 + 0.5 * 4)
+
+
+def test_queued_eta_adds_the_work_ahead_but_not_the_own_wait(user, sent):
+    clock = Clock()
+    run_job(ProgressReporter(start(user), clock=clock), clock, frames=10, step=1.0)
+    running = start(user)
+    reporter = ProgressReporter(running, min_interval=0, clock=clock)
+    for i in range(1, 5):
+        clock.tick(1.0)
+        reporter("generating", i, 10)  # 6 steps left: 6.5 s
+    ahead, mine = create(user), create(user)
+    Generation.objects.filter(pk=mine.pk).update(created_at=timezone.now() + timedelta(seconds=1))
+    mine.refresh_from_db()
+    total = 10 * 1.0 + 0.5
+    assert generation_queue_position(generation=mine) == 2
+    assert generation_eta_seconds(generation=ahead) == pytest.approx(6.5 + total, abs=0.5)
+    assert generation_eta_seconds(generation=mine) == pytest.approx(6.5 + 2 * total, abs=0.5)
+
+
+def test_a_job_leaving_the_queue_refreshes_every_waiting_position(user, monkeypatch):
+    batches: list[list[tuple[Generation, dict]]] = []
+    monkeypatch.setattr(events, "send_events", lambda items: batches.append(list(items)))
+    first, second, third = create(user), create(user), create(user)
+    assert generation_queue_position(generation=third) == 3
+
+    services.generation_mark_running(generation_id=first.pk, worker="w")
+    sent = {str(g.pk): e for g, e in batches[-1]}
+    assert sent[str(first.pk)]["status"] == "running"
+    assert sent[str(second.pk)]["queue_position"] == 1
+    assert sent[str(third.pk)]["queue_position"] == 2
+
+    services.generation_cancel(generation=second)
+    sent = {str(g.pk): e for g, e in batches[-1]}
+    assert sent[str(second.pk)]["type"] == "finished"
+    assert sent[str(third.pk)]["queue_position"] == 1
+
+
+def test_positions_break_ties_in_creation_time_by_id(user):
+    first, second = create(user), create(user)
+    Generation.objects.filter(pk__in=[first.pk, second.pk]).update(created_at=timezone.now())
+    positions = sorted(
+        generation_queue_position(generation=Generation.objects.get(pk=g.pk))
+        for g in (first, second)
+    )
+    assert positions == [1, 2]
+
+
+# --- the pipelined channel layer ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("layer_class", [StockRedisChannelLayer, PipelinedRedisChannelLayer])
+def test_group_send_delivers_to_every_member_within_capacity(layer_class):
+    """apps.generation.channel_layer only waits differently: delivery matches the stock layer."""
+
+    async def scenario():
+        layer = layer_class(
+            hosts=[settings.REDIS_URL], prefix=f"asgi-test-{uuid.uuid4().hex}:", capacity=2
+        )
+        try:
+            local_a, local_b = await layer.new_channel(), await layer.new_channel()
+            plain = f"plain.{uuid.uuid4().hex}"
+            for channel in (local_a, local_b, plain):
+                await layer.group_add("generation.g", channel)
+            for n in range(3):  # the third is over the capacity of 2
+                await layer.group_send("generation.g", {"type": "generation.event", "n": n})
+            received = {
+                channel: [(await layer.receive(channel))["n"] for _ in range(2)]
+                for channel in (local_a, local_b, plain)
+            }
+            await layer.group_discard("generation.g", plain)
+            await layer.group_send("generation.g", {"type": "generation.event", "n": 9})
+            after = [(await layer.receive(c))["n"] for c in (local_a, local_b)]
+            return received, after
+        finally:
+            await layer.flush()
+
+    received, after = async_to_sync(scenario)()
+    assert all(ns == [0, 1] for ns in received.values())
+    assert after == [9, 9]
