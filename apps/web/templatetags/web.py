@@ -1,0 +1,41 @@
+"""Small presentation helpers for the web pages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import template
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.timesince import timesince
+
+register = template.Library()
+
+KIND_LABELS = {
+    "image_to_video": "Image → Video",
+    "text_to_video": "Text → Video",
+    "storyboard": "Storyboard",
+}
+
+
+@register.filter
+def media_url(generation, name: str) -> str:
+    """The access-checked URL of a generation's `video` or `thumbnail`, or "" when it has none."""
+    if not getattr(generation, name, None):
+        return ""
+    return reverse("generation-media", kwargs={"pk": generation.pk, "name": name})
+
+
+@register.filter
+def kind_label(kind: str) -> str:
+    return KIND_LABELS.get(kind, kind.replace("_", " "))
+
+
+@register.filter
+def ago(moment) -> str:
+    """ "3 minutes ago", or "just now" within the first minute."""
+    if moment is None:
+        return ""
+    if timezone.now() - moment < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(moment)} ago"

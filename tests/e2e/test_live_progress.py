@@ -1,0 +1,177 @@
+"""The job page follows a generation live over the websocket, in a real headless Chromium.
+
+Real daphne, a real Celery worker over Redis, the session cookie of a signed-in user. The page's
+hooks: `[data-generation-id]`, the role=progressbar element, `<video>`, the Cancel form.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connections
+from django.test import Client
+
+from apps.billing.models import LedgerEntry
+from apps.billing.selectors import credits_balance
+from apps.generation.models import Generation
+from apps.generation.services import generation_create
+from tests import processes
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+if not CHROMIUM.exists():
+    pytest.skip(f"browser tests need Chromium at {CHROMIUM}", allow_module_level=True)
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+# Records what the page shows over time, so the test sees states that pass quickly.
+RECORDER = """
+(el) => {
+  window.__frames = [];
+  const bar = el.querySelector('[role="progressbar"]');
+  const record = () => {
+    const eta = el.querySelector('[data-field="eta"]');
+    const announce = el.querySelector('[data-announce]');
+    const button = el.querySelector('[data-cancel-form] button');
+    window.__frames.push({
+      value: Number(bar.getAttribute('aria-valuenow')),
+      stage: (el.querySelector('[data-field="stage"]') || {}).textContent,
+      eta: eta && !eta.parentNode.hidden ? eta.textContent : '',
+      announce: announce ? announce.textContent : '',
+      button: button ? button.textContent : null,
+    });
+  };
+  new MutationObserver(record).observe(el, {
+    subtree: true, childList: true, attributes: true, characterData: true,
+  });
+  record();
+}
+"""
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls in these tests
+    # are plain blocking calls made between browser steps.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser, live_web, user):
+    client = Client()
+    client.force_login(user)
+    context = browser.new_context(base_url=live_web, viewport={"width": 1280, "height": 900})
+    name = settings.SESSION_COOKIE_NAME
+    context.add_cookies([{"name": name, "value": client.cookies[name].value, "url": live_web}])
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.polled = []  # REST reads of a generation: there should be none while the socket works
+    page.on(
+        "request",
+        lambda request: "/api/v1/generations/" in request.url and page.polled.append(request.url),
+    )
+    yield page
+    context.close()
+    # ORM calls made while Playwright's loop runs get their own connection: close it, or
+    # PostgreSQL refuses to drop the test database at the end of the run.
+    connections.close_all()
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def create(user, *, frames: int, width: int, height: int) -> Generation:
+    return generation_create(
+        user=user,
+        kind="text_to_video",
+        engine="procedural",
+        prompt="a slow neon drift over the harbour",
+        params={"num_frames": frames, "width": width, "height": height, "fps": 8},
+    ).generation
+
+
+def open_job(page, generation: Generation):
+    page.goto(f"/jobs/{generation.pk}/")
+    page.wait_for_function("() => window.AILounge && window.AILounge.live.connected")
+    job = page.locator(f'[data-generation-id="{generation.pk}"]')
+    job.evaluate(RECORDER)
+    page.evaluate("window.__sameDocument = true")
+    return job
+
+
+def test_the_progress_bar_moves_and_the_video_appears_without_a_reload(page, user):
+    generation = create(user, frames=96, width=1024, height=576)
+    job = open_job(page, generation)
+    expect(job.locator('[data-field="status"]')).to_have_text("Queued")
+    expect(job.locator('[data-field="queue_position"]')).to_have_text("1")
+    expect(page.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "0")
+
+    with processes.celery_worker(queues="cpu"):
+        expect(page.locator("video")).to_be_attached(timeout=90_000)
+        expect(job.locator('[data-field="status"]')).to_have_text("Succeeded")
+
+    assert page.evaluate("window.__sameDocument === true"), "the page reloaded"
+    frames = page.evaluate("window.__frames")
+    values = [f["value"] for f in frames]
+    assert values == sorted(values), "the bar went backwards"
+    assert [v for v in values if 0 < v < 100], "the bar never showed a step between the ends"
+    assert "generating" in {f["stage"] for f in frames}
+    assert any(f["eta"] for f in frames), "no ETA was shown while it ran"
+    assert page.polled == [], "the page polled the API although the socket was open"
+    assert str(generation.pk) in page.locator("video").get_attribute("src")
+
+
+def test_a_dropped_socket_reconnects_and_the_cancel_button_stops_the_job(page, user, worker):
+    before = credits_balance(user=user)
+    generation = create(user, frames=120, width=1920, height=1080)  # long enough to cancel
+    job = open_job(page, generation)
+    expect(job.locator('[data-field="status"]')).to_have_text("Running", timeout=30_000)
+
+    page.evaluate("window.AILounge.live.socket().close()")  # the network drops the socket
+    page.wait_for_function("() => window.AILounge.live.opens >= 2")
+    assert any(f["announce"] == "Reconnecting…" for f in page.evaluate("window.__frames"))
+    expect(job.locator("[data-announce]")).to_have_text("")
+    value = int(page.get_by_role("progressbar").get_attribute("aria-valuenow"))
+
+    # Still live after the reconnect: the bar keeps moving.
+    page.wait_for_function(
+        f"() => Number(document.querySelector('[role=progressbar]')"
+        f".getAttribute('aria-valuenow')) > {value}"
+    )
+    label = page.evaluate(
+        """() => {
+            const button = document.querySelector('[data-cancel-form] button');
+            button.click();
+            return button.textContent;
+        }"""
+    )
+    assert label == "Canceling…"  # at once, before the server answers
+    expect(job.locator('[data-field="status"]')).to_have_text("Canceled")
+    expect(job.locator('[data-field="error_text"]')).to_contain_text("refunded")
+    expect(page.locator("[data-credits] strong")).to_have_text(str(before))
+
+    assert page.evaluate("window.__sameDocument === true"), "the page reloaded"
+    generation.refresh_from_db()
+    assert generation.status == "canceled" and generation.step < 120
+    refunds = LedgerEntry.objects.filter(kind="refund", reference=generation.spend_reference)
+    assert refunds.count() == 1
+    assert credits_balance(user=user) == before
