@@ -1,6 +1,7 @@
 """Frames → browser-playable MP4, streamed through ffmpeg; thumbnails.
 
-``encode_frames`` pipes raw RGB frames into one ffmpeg process as they are produced, so a clip
+``encode_frames`` pipes raw RGB frames into one ffmpeg process (its command line built with
+ffmpeg-python) as they are produced, so a clip
 is never held in memory whole. ffmpeg writes to a hidden temporary file next to the target,
 which is renamed over it only once ffmpeg has finished cleanly: on an error or a cancel no
 partial file is left, and an existing file at the target stays as it was.
@@ -12,6 +13,7 @@ before the download ends). The ffmpeg used is the one on PATH, else the static b
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -22,6 +24,7 @@ from collections.abc import Callable, Iterable
 from fractions import Fraction
 from pathlib import Path
 
+import ffmpeg
 import numpy as np
 from PIL import Image
 
@@ -78,54 +81,20 @@ def encode_frames(
     target = Path(path)
     tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex}.part{target.suffix}")
     rate = Fraction(fps).limit_denominator(1001)
-    command = [
-        ffmpeg_exe(),
-        "-hide_banner",
-        "-nostdin",
-        "-nostats",
-        "-loglevel",
-        "error",
-        "-f",
-        "rawvideo",
-        "-pix_fmt",
-        "rgb24",
-        "-s",
-        f"{width}x{height}",
-        "-framerate",
-        f"{rate.numerator}/{rate.denominator}",
-        "-i",
-        "pipe:0",
-        "-an",
-        "-c:v",
-        "libx264",
-        "-preset",
-        preset,
-        "-crf",
-        str(crf),
-        # BT.709, limited range, converted and declared: what browsers assume for video.
-        "-vf",
-        "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p",
-        "-pix_fmt",
-        "yuv420p",
-        "-colorspace",
-        "bt709",
-        "-color_primaries",
-        "bt709",
-        "-color_trc",
-        "bt709",
-        "-color_range",
-        "tv",
-        "-movflags",
-        "+faststart",
-        "-f",
-        "mp4",
-        "-y",
-        str(tmp),
-    ]
+    command = _encode_command(width, height, rate, tmp, preset=preset, crf=crf)
     iterator = iter(frames)
+    with tempfile.TemporaryFile() as stderr:
+        try:
+            return _stream(iterator, command, tmp, target, width, height, on_frame, stderr)
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+
+
+def _stream(iterator, command, tmp, target, width, height, on_frame, stderr) -> int:
     count = 0
     process: subprocess.Popen | None = None
-    stderr = tempfile.TemporaryFile()
     try:
         for frame in iterator:
             array = np.asarray(frame)
@@ -147,10 +116,8 @@ def encode_frames(
                 on_frame(count)
         if process is None:
             raise ValueError("no frames to encode")
-        try:
+        with contextlib.suppress(BrokenPipeError):
             process.stdin.close()
-        except BrokenPipeError:
-            pass
         if process.wait() != 0:
             raise EncodeError(_failure(process, stderr))
         os.replace(tmp, target)
@@ -162,15 +129,41 @@ def encode_frames(
         tmp.unlink(missing_ok=True)
         raise
     finally:
-        close = getattr(iterator, "close", None)
-        if close is not None:
-            close()
         if process is not None and process.stdin and not process.stdin.closed:
-            try:
+            with contextlib.suppress(BrokenPipeError):
                 process.stdin.close()
-            except BrokenPipeError:
-                pass
-        stderr.close()
+
+
+def _encode_command(
+    width: int, height: int, rate: Fraction, out: Path, *, preset: str, crf: int
+) -> list[str]:
+    """The ffmpeg command line, built with ffmpeg-python: raw RGB on stdin → H.264 MP4."""
+    stream = ffmpeg.input(
+        "pipe:0",
+        format="rawvideo",
+        pix_fmt="rgb24",
+        s=f"{width}x{height}",
+        framerate=f"{rate.numerator}/{rate.denominator}",
+    )
+    stream = ffmpeg.output(
+        stream,
+        str(out),
+        an=None,
+        vcodec="libx264",
+        preset=preset,
+        crf=crf,
+        # BT.709, limited range, converted and declared: what browsers assume for video.
+        vf="scale=out_color_matrix=bt709:out_range=tv,format=yuv420p",
+        pix_fmt="yuv420p",
+        colorspace="bt709",
+        color_primaries="bt709",
+        color_trc="bt709",
+        color_range="tv",
+        movflags="+faststart",
+        format="mp4",
+    )
+    stream = stream.global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel", "error")
+    return stream.overwrite_output().compile(cmd=ffmpeg_exe())
 
 
 def _failure(process: subprocess.Popen, stderr) -> str:
