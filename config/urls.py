@@ -3,7 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.accounts.apis import MeApi, TokenObtainApi
-from apps.generation.apis import GenerationMediaApi
+from apps.generation.apis import GenerationMediaApi, GenerationSceneMediaApi
 
 api_v1 = [
     path("auth/token/", TokenObtainApi.as_view(), name="api-token"),
@@ -21,9 +21,14 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("accounts/", include("allauth.urls")),
     re_path(
-        r"^media/generations/(?P<pk>[0-9a-f-]{36})/(?P<name>video|thumbnail)$",
+        r"^media/generations/(?P<pk>[0-9a-f-]{36})/(?P<name>video|thumbnail|subtitles)$",
         GenerationMediaApi.as_view(),
         name="generation-media",
+    ),
+    re_path(
+        r"^media/generations/(?P<pk>[0-9a-f-]{36})/scenes/(?P<index>[0-9]{1,2})/video$",
+        GenerationSceneMediaApi.as_view(),
+        name="generation-scene-media",
     ),
     path("", include("apps.billing.web_urls")),
     path("", include("apps.personas.web_urls")),

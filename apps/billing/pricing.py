@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 PROCEDURAL_PRICE = 1
@@ -29,19 +30,39 @@ def resolve_paid_engine(*, kind: str, engine: str) -> str:
     return "procedural"
 
 
-def price_generation(*, kind: str, engine: str, params: Mapping[str, Any]) -> int:
-    """Credits for one generation. `engine` is the resolved engine (never `auto`)."""
-    if kind == "storyboard":
-        scenes = params.get("scenes") or []
-        total = sum(
+@dataclass(frozen=True)
+class StoryboardPrice:
+    scenes: tuple[int, ...]  # each scene's own price, in order
+    assembly: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.scenes) + self.assembly
+
+
+def price_storyboard(*, engine: str, scenes) -> StoryboardPrice:
+    """Each scene priced as the generation it is (its kind, engine, params), plus assembly.
+
+    `scenes`: mappings with `kind`, `engine` (resolved) and `params`; `engine` is the default
+    for a scene without one.
+    """
+    return StoryboardPrice(
+        scenes=tuple(
             price_generation(
                 kind=scene.get("kind", "text_to_video"),
                 engine=scene.get("engine", engine),
                 params=scene.get("params", {}),
             )
             for scene in scenes
-        )
-        return total + ASSEMBLY_PRICE
+        ),
+        assembly=ASSEMBLY_PRICE,
+    )
+
+
+def price_generation(*, kind: str, engine: str, params: Mapping[str, Any]) -> int:
+    """Credits for one generation. `engine` is the resolved engine (never `auto`)."""
+    if kind == "storyboard":
+        return price_storyboard(engine=engine, scenes=params.get("scenes") or []).total
     if engine == "procedural":
         return PROCEDURAL_PRICE
     reference_work, reference_price = DIFFUSION_REFERENCE[engine]

@@ -1,7 +1,31 @@
 from django.contrib import admin, messages
 
-from .models import Generation
+from .models import Generation, StoryboardScene
 from .services import generation_cancel, generation_mark_failed
+
+
+class StoryboardSceneInline(admin.TabularInline):
+    model = StoryboardScene
+    fields = (
+        "index",
+        "status",
+        "kind",
+        "engine",
+        "prompt",
+        "duration",
+        "transition",
+        "attempts",
+        "retries",
+        "cost_credits",
+        "charge_reference",
+        "error",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Generation)
@@ -23,6 +47,7 @@ class GenerationAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     readonly_fields = [f.name for f in Generation._meta.fields]
     actions = ("cancel_generations", "fail_and_refund")
+    inlines = (StoryboardSceneInline,)
 
     def has_add_permission(self, request) -> bool:
         return False

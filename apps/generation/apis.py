@@ -16,14 +16,18 @@ from rest_framework.views import APIView
 
 from apps.core.http import ranged_file_response
 
+from .models import Generation
 from .selectors import generation_get, generation_list
 from .serializers import (
     PARAMS_SERIALIZERS,
+    STORYBOARD_QUOTE_FIELDS,
     GenerationCreateInputSerializer,
     GenerationOutputSerializer,
     JSONObjectField,
+    StoryboardQuoteInputSerializer,
 )
 from .services import generation_cancel, generation_create, generation_quote
+from .storyboards import storyboard_create, storyboard_quote, storyboard_scene_retry
 
 
 class GenerationListCreateApi(ListAPIView):
@@ -31,7 +35,7 @@ class GenerationListCreateApi(ListAPIView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     def get_queryset(self):
-        return generation_list(user=self.request.user)
+        return generation_list(user=self.request.user).prefetch_related("scenes")
 
     @extend_schema(
         request=GenerationCreateInputSerializer,
@@ -41,11 +45,13 @@ class GenerationListCreateApi(ListAPIView):
     def post(self, request):
         data = GenerationCreateInputSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
-        result = generation_create(
-            user=request.user,
-            idempotency_key=request.headers.get("Idempotency-Key", "")[:255],
-            **data.validated_data,
-        )
+        fields = dict(data.validated_data)
+        idempotency_key = request.headers.get("Idempotency-Key", "")[:255]
+        if fields["kind"] == Generation.Kind.STORYBOARD:
+            del fields["kind"]
+            result = storyboard_create(user=request.user, idempotency_key=idempotency_key, **fields)
+        else:
+            result = generation_create(user=request.user, idempotency_key=idempotency_key, **fields)
         body = GenerationOutputSerializer(result.generation, context={"request": request}).data
         return Response(
             body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
@@ -63,9 +69,14 @@ class GenerationQuoteApi(APIView):
     def get(self, request):
         query = request.query_params
         kind = query.get("kind", "")
+        if kind == Generation.Kind.STORYBOARD:
+            return self._storyboard(query)
         if kind not in PARAMS_SERIALIZERS:
             return Response(
-                {"detail": "kind: choose image_to_video or text_to_video.", "code": "invalid"},
+                {
+                    "detail": "kind: choose image_to_video, text_to_video or storyboard.",
+                    "code": "invalid",
+                },
                 status=400,
             )
         raw = {}
@@ -79,6 +90,22 @@ class GenerationQuoteApi(APIView):
             kind=kind, engine=query.get("engine", "auto"), params=dict(params.validated_data)
         )
         return Response({"credits": credits, "engine": engine})
+
+    def _storyboard(self, query):
+        """`scenes` (the create body's JSON list), or `scene_count` scenes of `duration` s."""
+        raw = {k: query[k] for k in STORYBOARD_QUOTE_FIELDS if k in query}
+        data = StoryboardQuoteInputSerializer(data=raw)
+        data.is_valid(raise_exception=True)
+        plan = storyboard_quote(**data.validated_data)
+        engines = sorted({scene.engine for scene in plan.scenes})
+        return Response(
+            {
+                "credits": plan.total,
+                "engine": engines[0] if len(engines) == 1 else "auto",
+                "scenes": [scene.cost for scene in plan.scenes],
+                "assembly": plan.assembly,
+            }
+        )
 
 
 class GenerationDetailApi(APIView):
@@ -94,6 +121,17 @@ class GenerationCancelApi(APIView):
         generation = generation_get(user=request.user, generation_id=pk)
         generation = generation_cancel(generation=generation)
         return Response(GenerationOutputSerializer(generation, context={"request": request}).data)
+
+
+class GenerationSceneRetryApi(APIView):
+    @extend_schema(request=None, responses=GenerationOutputSerializer)
+    def post(self, request, pk, index: int):
+        generation = generation_get(user=request.user, generation_id=pk)
+        generation = storyboard_scene_retry(generation=generation, index=index)
+        return Response(GenerationOutputSerializer(generation, context={"request": request}).data)
+
+
+MEDIA_TYPES = {"video": "video/mp4", "thumbnail": "image/jpeg", "subtitles": "text/vtt"}
 
 
 class GenerationMediaApi(APIView):
@@ -113,8 +151,30 @@ class GenerationMediaApi(APIView):
         path = Path(settings.MEDIA_ROOT) / field.name if field else None
         if path is None or not path.is_file():
             raise Http404
-        content_type = "video/mp4" if name == "video" else "image/jpeg"
-        response = ranged_file_response(request, str(path), content_type=content_type)
-        response["X-Robots-Tag"] = "noindex"
-        response["Cache-Control"] = "private, max-age=3600"
-        return response
+        return _media_response(request, path, MEDIA_TYPES[name])
+
+
+class GenerationSceneMediaApi(APIView):
+    """One storyboard scene's clip, for the storyboard's owner (and staff); Range-aware."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(exclude=True)
+    def get(self, request, pk, index: int):
+        if not request.user.is_authenticated:
+            raise Http404
+        generation = generation_get(user=request.user, generation_id=pk)
+        scene = generation.scenes.filter(index=int(index)).first()
+        if scene is None or not scene.video:
+            raise Http404
+        path = Path(settings.MEDIA_ROOT) / scene.video.name
+        if not path.is_file():
+            raise Http404
+        return _media_response(request, path, "video/mp4")
+
+
+def _media_response(request, path: Path, content_type: str):
+    response = ranged_file_response(request, str(path), content_type=content_type)
+    response["X-Robots-Tag"] = "noindex"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

@@ -1,6 +1,8 @@
 """A Generation: one request to turn an image or a prompt into a video, and its life.
 
 States: queued → running → succeeded | failed | canceled (queued may go straight to canceled).
+A storyboard is a parent Generation plus one StoryboardScene per scene; a failed storyboard
+may go back to queued when its owner retries a scene (apps.generation.storyboards).
 Every transition is a conditional UPDATE in apps.generation.services, so a task delivered twice
 or a race between cancel and finish cannot apply two transitions.
 """
@@ -73,6 +75,9 @@ class Generation(models.Model):
     error = models.TextField(blank=True)
 
     input_image = models.FileField(upload_to=_input_path, blank=True, max_length=300)
+    # Storyboards: the uploaded narration track, and the WebVTT subtitles written at assembly.
+    narration_audio = models.FileField(blank=True, max_length=300)
+    subtitles = models.FileField(blank=True, max_length=300)
     video = models.FileField(blank=True, max_length=300)
     thumbnail = models.FileField(blank=True, max_length=300)
     width = models.PositiveIntegerField(null=True, blank=True)
@@ -119,3 +124,64 @@ class Generation(models.Model):
     @property
     def spend_reference(self) -> str:
         return f"generation:{self.id}"
+
+
+def _scene_image_path(instance, filename: str) -> str:
+    return f"uploads/{instance.generation.user_id}/{uuid.uuid4().hex}.png"
+
+
+class StoryboardScene(models.Model):
+    """One scene of a storyboard: what to generate, its own clip, and its own charge.
+
+    `charge_reference` names the ledger movement that paid for the scene: the storyboard's one
+    spend at create (`storyboard:<id>:scene:<i>`, refunded as such) or a retry's own spend
+    (`storyboard:<id>:scene:<i>:retry:<n>`). A refund reuses it, so it happens at most once.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELED = "canceled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="scenes")
+    index = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=20, choices=Generation.Kind.choices)
+    engine = models.CharField(max_length=16, choices=Generation.Engine.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    prompt = models.TextField(blank=True)
+    image = models.FileField(upload_to=_scene_image_path, blank=True, max_length=300)
+    duration = models.FloatField()
+    transition = models.CharField(max_length=16)
+    params = models.JSONField(default=dict, blank=True)
+    progress = models.FloatField(default=0.0)
+    video = models.FileField(blank=True, max_length=300)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    retries = models.PositiveIntegerField(default=0)
+    cost_credits = models.PositiveIntegerField(default=0)
+    charge_reference = models.CharField(max_length=200)
+    worker = models.CharField(max_length=255, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("generation", "index")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("generation", "index"), name="storyboard_scene_unique_index"
+            ),
+            models.CheckConstraint(
+                condition=Q(progress__gte=0) & Q(progress__lte=1),
+                name="storyboard_scene_progress_0_1",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"scene {self.index + 1} of {self.generation_id} ({self.status})"

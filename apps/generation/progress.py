@@ -42,6 +42,13 @@ CANCEL_CHECK_INTERVAL = 0.05  # seconds; steps faster than this share one check
 RECENT_STEPS = 10  # the window of "recent step time"
 
 
+def stage_fraction(stage: str, step: int, total: int, *, default: float = 0.0) -> float:
+    """Where (stage, step of total) lies on one job's bar; an unknown stage stays at `default`."""
+    start, end = STAGE_SPANS.get(stage, (default, default))
+    fraction = (step / total) if total else 1.0
+    return start + (end - start) * fraction
+
+
 class ProgressReporter:
     def __init__(self, generation: Generation, *, min_interval: float | None = None, clock=None):
         self.generation = generation
@@ -63,13 +70,12 @@ class ProgressReporter:
 
     def __call__(self, stage: str, step: int, total: int) -> None:
         now = self.clock()
-        start, end = STAGE_SPANS.get(stage, (self.progress, self.progress))
-        fraction = (step / total) if total else 1.0
-        value = min(1.0, max(self.progress, start + (end - start) * fraction))
-        stage_changed = stage != self.stage
-        self.progress, self.stage = value, stage
+        label, value = self._overall(stage, step, total)
+        value = min(1.0, max(self.progress, value))
+        stage_changed = label != self.stage
+        self.progress, self.stage = value, label
         g = self.generation
-        g.stage, g.progress, g.step, g.total_steps = stage, value, step, total
+        g.stage, g.progress, g.step, g.total_steps = label, value, step, total
         if stage == GENERATING:
             if self._first_step is None:
                 self._first_step = (now, step)
@@ -87,6 +93,10 @@ class ProgressReporter:
             self._check_cancel()
         if stage == "saving" and step >= total:
             self._record(now)
+
+    def _overall(self, stage: str, step: int, total: int) -> tuple[str, float]:
+        """The stage shown on the job and its overall progress for this report."""
+        return stage, stage_fraction(stage, step, total, default=self.progress)
 
     # --- the row --------------------------------------------------------------------------
 
@@ -157,3 +167,67 @@ class ProgressReporter:
             per_step = (t_first - self._started) / max(1, s_first)
         pre = max(0.0, t_first - self._started - s_first * per_step)
         eta.sample_record(shape=self._shape, pre=pre, step=per_step, post=now - t_last)
+
+
+# --- storyboards: scenes and assembly on the parent's one bar ---------------------------------
+
+SCENES_SHARE = 0.9  # the scenes fill 0..0.9 of a storyboard's bar, the assembly the rest
+
+
+class StoryboardSceneReporter(ProgressReporter):
+    """A scene's engine reports as any job's; the storyboard (the parent) shows the whole.
+
+    The stage reads "scene 2 of 4"; the overall progress is the scenes' mean progress scaled
+    to SCENES_SHARE (the other scenes' progress is read back at every write, so parallel scenes
+    add up). Each write also records the scene's own progress and heartbeat, and, like any
+    job's write, raises GenerationCanceled once the storyboard is no longer running.
+    """
+
+    def __init__(self, generation: Generation, *, scene, scene_count: int, **kwargs):
+        super().__init__(generation, **kwargs)
+        self.scene = scene
+        self.scene_count = max(1, scene_count)
+        self.scene_progress = 0.0
+        self._others = self._read_others()
+
+    def _read_others(self) -> float:
+        from .models import StoryboardScene
+
+        return float(
+            sum(
+                StoryboardScene.objects.filter(generation_id=self.generation.pk)
+                .exclude(pk=self.scene.pk)
+                .values_list("progress", flat=True)
+            )
+        )
+
+    def _overall(self, stage: str, step: int, total: int) -> tuple[str, float]:
+        own = stage_fraction(stage, step, total, default=self.scene_progress)
+        self.scene_progress = min(1.0, max(self.scene_progress, own))
+        label = f"scene {self.scene.index + 1} of {self.scene_count}"
+        return label, SCENES_SHARE * min(
+            1.0, (self._others + self.scene_progress) / self.scene_count
+        )
+
+    def _estimate(self, stage: str, step: int, total: int, now: float) -> float | None:
+        return None
+
+    def _write(self) -> None:
+        from .models import StoryboardScene
+
+        StoryboardScene.objects.filter(
+            pk=self.scene.pk, status=StoryboardScene.Status.RUNNING
+        ).update(progress=self.scene_progress, heartbeat_at=timezone.now())
+        super()._write()
+        self._others = self._read_others()
+
+
+class StoryboardAssemblyReporter(ProgressReporter):
+    """The assembly fills the last part of a storyboard's bar, as stage "assembling"."""
+
+    def _overall(self, stage: str, step: int, total: int) -> tuple[str, float]:
+        fraction = min(1.0, step / total) if total else 1.0
+        return "assembling", SCENES_SHARE + (1.0 - SCENES_SHARE) * fraction
+
+    def _estimate(self, stage: str, step: int, total: int, now: float) -> float | None:
+        return None

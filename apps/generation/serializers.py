@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 
+from django.core.files.uploadedfile import UploadedFile
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -11,7 +13,7 @@ from rest_framework import serializers
 
 from apps.personas.models import Persona
 
-from .models import Generation
+from .models import Generation, StoryboardScene
 from .selectors import generation_eta_seconds, generation_queue_position
 
 SEED_MAX = 2**32 - 1
@@ -97,6 +99,52 @@ class JSONObjectField(serializers.Field):
         return value
 
 
+@extend_schema_field({"type": "array", "items": {"type": "object"}})
+class JSONListField(serializers.Field):
+    """A JSON list given inline (JSON body) or as a JSON string (multipart form field)."""
+
+    default_error_messages = {"invalid": "Must be a JSON list."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except ValueError:
+                self.fail("invalid")
+        if not isinstance(data, list):
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+TRANSITIONS = ("cut", "fade", "crossfade", "wipe", "slide", "zoom", "dissolve")
+QUALITIES = ("draft", "standard", "high", "premium")
+SCENE_IMAGE_FIELD = re.compile(r"scene_image_(\d{1,2})")
+# Create-body fields that only a storyboard takes (besides the scene_image_<i> files).
+STORYBOARD_FIELDS = (
+    "scenes",
+    "story",
+    "scene_duration",
+    "transition",
+    "transition_duration",
+    "quality",
+    "chain",
+    "narration_text",
+    "narration_audio",
+)
+
+
+class StoryboardSceneInputSerializer(StrictSerializer):
+    prompt = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    image = serializers.JSONField(required=False, default=None)  # announced; the file comes apart
+    duration = serializers.FloatField(min_value=0.5, max_value=20.0, default=3.0)
+    transition = serializers.ChoiceField(choices=TRANSITIONS, required=False)
+    engine = serializers.ChoiceField(choices=Generation.Engine.choices, required=False)
+    params = JSONObjectField(required=False, default=dict)
+
+
 class GenerationCreateInputSerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=Generation.Kind.choices)
     engine = serializers.ChoiceField(choices=Generation.Engine.choices, default="auto")
@@ -107,6 +155,35 @@ class GenerationCreateInputSerializer(StrictSerializer):
     params = JSONObjectField(required=False, default=dict)
     image = serializers.FileField(required=False, allow_empty_file=True)
     persona = serializers.UUIDField(required=False, allow_null=True, default=None)
+    # storyboard only
+    scenes = JSONListField(required=False)
+    story = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    scene_duration = serializers.FloatField(min_value=0.5, max_value=20.0, required=False)
+    transition = serializers.ChoiceField(choices=TRANSITIONS, required=False)
+    transition_duration = serializers.FloatField(min_value=0.0, max_value=2.0, required=False)
+    quality = serializers.ChoiceField(choices=QUALITIES, required=False)
+    chain = serializers.BooleanField(required=False)
+    narration_text = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    narration_audio = serializers.FileField(required=False, allow_empty_file=True)
+
+    def to_internal_value(self, data):
+        # The scene images are files named scene_image_<index>, beside the declared fields.
+        images = {}
+        if isinstance(data, dict) or hasattr(data, "getlist"):
+            for key in list(data.keys()):
+                match = SCENE_IMAGE_FIELD.fullmatch(key)
+                if match:
+                    upload = data.get(key)
+                    if not isinstance(upload, UploadedFile):
+                        raise serializers.ValidationError(
+                            {key: ["Send scene images as files in a multipart request."]}
+                        )
+                    images[int(match.group(1))] = upload
+            if images:
+                data = {k: data.get(k) for k in data if not SCENE_IMAGE_FIELD.fullmatch(k)}
+        attrs = super().to_internal_value(data)
+        attrs["scene_images"] = images
+        return attrs
 
     def validate_persona(self, value):
         if value is None:
@@ -120,9 +197,15 @@ class GenerationCreateInputSerializer(StrictSerializer):
     def validate(self, attrs):
         kind = attrs["kind"]
         if kind == Generation.Kind.STORYBOARD:
-            raise serializers.ValidationError(
-                {"kind": ["Storyboards are not available on this server yet."]}
-            )
+            return self._validate_storyboard(attrs)
+        # (initial_data, not attrs: a form request reports an absent boolean as False.)
+        given = [f for f in STORYBOARD_FIELDS if f in self.initial_data] + [
+            f"scene_image_{i}" for i in sorted(attrs.pop("scene_images", {}))
+        ]
+        if given:
+            raise serializers.ValidationError({given[0]: ["Only a storyboard takes this."]})
+        for name in STORYBOARD_FIELDS:
+            attrs.pop(name, None)
         persona = attrs.get("persona")
         params_serializer = PARAMS_SERIALIZERS[kind]
         raw = dict(attrs.get("params") or {})
@@ -148,6 +231,92 @@ class GenerationCreateInputSerializer(StrictSerializer):
                 )
         return attrs
 
+    def _validate_storyboard(self, attrs):
+        images = attrs.pop("scene_images", {})
+        if attrs.get("image"):
+            raise serializers.ValidationError(
+                {"image": ["A storyboard takes its images per scene, as scene_image_<index>."]}
+            )
+        attrs.pop("image", None)
+        has_scenes, has_story = "scenes" in attrs, bool((attrs.get("story") or "").strip())
+        if has_scenes == has_story:
+            raise serializers.ValidationError(
+                {"scenes": ["Give either scenes or a story (not both)."]}
+            )
+        scenes = []
+        if has_scenes:
+            raw_scenes = attrs["scenes"]
+            if not raw_scenes:
+                raise serializers.ValidationError({"scenes": ["Give at least one scene."]})
+            for index, raw in enumerate(raw_scenes):
+                scene = StoryboardSceneInputSerializer(data=raw)
+                if not scene.is_valid():
+                    raise serializers.ValidationError({f"scenes[{index}]": scene.errors})
+                item = dict(scene.validated_data)
+                upload = images.pop(index, None)
+                if item.get("image") and upload is None:
+                    raise serializers.ValidationError(
+                        {
+                            f"scenes[{index}]": [
+                                f"Send this scene's image as the file field scene_image_{index}."
+                            ]
+                        }
+                    )
+                item["image"] = upload
+                scenes.append(item)
+            if images:
+                index = min(images)
+                raise serializers.ValidationError(
+                    {f"scene_image_{index}": [f"There is no scene {index} for this image."]}
+                )
+        else:
+            if images:
+                index = min(images)
+                raise serializers.ValidationError(
+                    {f"scene_image_{index}": ["A story takes no scene images."]}
+                )
+            attrs["story"] = attrs["story"].strip()
+        attrs["scenes"] = scenes
+        attrs.setdefault("story", "")
+        attrs.setdefault("scene_duration", 3.0)
+        attrs.setdefault("transition", "crossfade")
+        attrs.setdefault("transition_duration", 0.5)
+        attrs.setdefault("quality", "standard")
+        attrs.setdefault("chain", False)
+        attrs["narration_text"] = (attrs.get("narration_text") or "").strip()
+        attrs.setdefault("narration_audio", None)
+        if attrs["narration_audio"] is not None and not attrs["narration_audio"].size:
+            raise serializers.ValidationError({"narration_audio": ["The uploaded file is empty."]})
+        attrs["params"] = dict(attrs.get("params") or {})
+        return attrs
+
+
+class StoryboardSceneOutputSerializer(serializers.ModelSerializer):
+    video_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = StoryboardScene
+        fields = (
+            "index",
+            "status",
+            "prompt",
+            "duration",
+            "transition",
+            "engine",
+            "video_url",
+            "error",
+        )
+        read_only_fields = fields
+
+    def get_video_url(self, obj: StoryboardScene) -> str | None:
+        if not obj.video or obj.status != StoryboardScene.Status.SUCCEEDED:
+            return None
+        path = reverse(
+            "generation-scene-media", kwargs={"pk": obj.generation_id, "index": obj.index}
+        )
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
 
 class GenerationOutputSerializer(serializers.ModelSerializer):
     persona = serializers.SerializerMethodField()
@@ -155,6 +324,11 @@ class GenerationOutputSerializer(serializers.ModelSerializer):
     eta_seconds = serializers.SerializerMethodField()
     video_url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
+    scenes = serializers.SerializerMethodField()
+    subtitles_url = serializers.SerializerMethodField()
+    story_source = serializers.SerializerMethodField()
+
+    STORYBOARD_ONLY = ("scenes", "subtitles_url", "story_source")
 
     class Meta:
         model = Generation
@@ -188,8 +362,32 @@ class GenerationOutputSerializer(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "scenes",
+            "subtitles_url",
+            "story_source",
         )
         read_only_fields = fields
+
+    def to_representation(self, instance):
+        body = super().to_representation(instance)
+        if instance.kind != Generation.Kind.STORYBOARD:
+            for name in self.STORYBOARD_ONLY:
+                body.pop(name, None)
+        return body
+
+    @extend_schema_field(StoryboardSceneOutputSerializer(many=True))
+    def get_scenes(self, obj: Generation) -> list | None:
+        if obj.kind != Generation.Kind.STORYBOARD:
+            return None
+        return StoryboardSceneOutputSerializer(
+            obj.scenes.all(), many=True, context=self.context
+        ).data
+
+    def get_subtitles_url(self, obj: Generation) -> str | None:
+        return self._media_url(obj, "subtitles")
+
+    def get_story_source(self, obj: Generation) -> str | None:
+        return (obj.params or {}).get("story_source") or None
 
     def get_persona(self, obj: Generation) -> str | None:
         return str(obj.persona_id) if obj.persona_id else None
@@ -212,3 +410,42 @@ class GenerationOutputSerializer(serializers.ModelSerializer):
 
     def get_thumbnail_url(self, obj: Generation) -> str | None:
         return self._media_url(obj, "thumbnail")
+
+
+STORYBOARD_QUOTE_FIELDS = ("scenes", "scene_count", "duration", "engine", "params", "chain")
+
+
+class StoryboardQuoteInputSerializer(StrictSerializer):
+    """A storyboard's quote: the create body's `scenes`, or `scene_count` alike scenes."""
+
+    scenes = JSONListField(required=False)
+    scene_count = serializers.IntegerField(min_value=1, max_value=10, required=False)
+    duration = serializers.FloatField(min_value=0.5, max_value=20.0, default=3.0)
+    engine = serializers.ChoiceField(choices=Generation.Engine.choices, default="auto")
+    params = JSONObjectField(required=False, default=dict)
+    chain = serializers.BooleanField(default=False)
+
+    def validate(self, attrs):
+        if ("scenes" in attrs) == ("scene_count" in attrs):
+            raise serializers.ValidationError(
+                {"scenes": ["Give either scenes (a JSON list) or scene_count."]}
+            )
+        if "scenes" in attrs:
+            scenes = []
+            for index, raw in enumerate(attrs["scenes"]):
+                scene = StoryboardSceneInputSerializer(data=raw)
+                if not scene.is_valid():
+                    raise serializers.ValidationError({f"scenes[{index}]": scene.errors})
+                scenes.append(dict(scene.validated_data))
+        else:
+            # Alike scenes: text-to-video unless chained (the price does not read the prompt).
+            scenes = [
+                {"prompt": "scene", "duration": attrs["duration"]}
+                for _ in range(attrs["scene_count"])
+            ]
+        return {
+            "scenes": scenes,
+            "engine": attrs["engine"],
+            "params": attrs.get("params") or {},
+            "chain": attrs["chain"],
+        }

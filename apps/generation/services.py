@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from apps.billing.pricing import price_generation
@@ -30,10 +31,11 @@ from apps.core.uploads import image_ingest
 from .engines import engine_choose, engine_model, engine_queue
 from .events import generation_broadcast
 from .exceptions import GenerationNotCancelable, IdempotencyKeyReused, InvalidGenerationInput
-from .models import Generation
+from .models import Generation, StoryboardScene
 
 logger = logging.getLogger(__name__)
 Status = Generation.Status
+ASSEMBLY_QUEUED = "assembly queued"  # a storyboard's stage while its assembly waits
 SVD_MAX_FRAMES = 25
 ZEROSCOPE_STEPS = {"fast": 20, "high": 50}
 
@@ -339,8 +341,15 @@ def generation_mark_canceled(*, generation_id, from_statuses=(Status.RUNNING,)) 
 
 
 def generation_cancel(*, generation: Generation) -> Generation:
-    """Cancel a queued job at once; ask a running one to stop at its next step."""
-    if generation_mark_canceled(generation_id=generation.pk, from_statuses=[Status.QUEUED]):
+    """Cancel a queued job at once; ask a running one to stop at its next step.
+
+    A storyboard is canceled at once either way: its pending scenes and assembly never start,
+    a running scene stops at its next progress write, and what was not produced is refunded.
+    """
+    from_statuses = [Status.QUEUED]
+    if generation.kind == Generation.Kind.STORYBOARD:
+        from_statuses.append(Status.RUNNING)
+    if generation_mark_canceled(generation_id=generation.pk, from_statuses=from_statuses):
         generation.refresh_from_db()
         return generation
     if Generation.objects.filter(pk=generation.pk, status=Status.RUNNING).update(
@@ -356,16 +365,22 @@ def generation_reap_lost(*, now=None) -> int:
     """Fail (and refund) running jobs whose worker stopped sending heartbeats."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.GENERATION_HEARTBEAT_TIMEOUT)
-    lost = list(
-        Generation.objects.filter(status=Status.RUNNING, heartbeat_at__lt=cutoff).values_list(
-            "pk", flat=True
+    # A storyboard whose next scene or assembly waits in the broker is not lost, only queued.
+    waiting = Q(kind=Generation.Kind.STORYBOARD) & (
+        Q(stage=ASSEMBLY_QUEUED)
+        | Exists(
+            StoryboardScene.objects.filter(
+                generation_id=OuterRef("pk"), status=StoryboardScene.Status.QUEUED
+            )
         )
     )
+    stale = Generation.objects.filter(status=Status.RUNNING, heartbeat_at__lt=cutoff).exclude(
+        waiting
+    )
+    lost = list(stale.values_list("pk", flat=True))
     reaped = 0
     for generation_id in lost:
-        won = Generation.objects.filter(
-            pk=generation_id, status=Status.RUNNING, heartbeat_at__lt=cutoff
-        ).update(
+        won = stale.filter(pk=generation_id).update(
             status=Status.FAILED,
             stage="failed",
             error="The worker running this job stopped responding; your credits were refunded.",
@@ -382,7 +397,17 @@ def generation_reap_lost(*, now=None) -> int:
     return reaped
 
 
+def _is_storyboard(generation_id) -> bool:
+    return Generation.objects.filter(pk=generation_id, kind=Generation.Kind.STORYBOARD).exists()
+
+
 def _refund(*, generation_id, note: str) -> None:
+    if _is_storyboard(generation_id):
+        # Only the parts that produced nothing: each scene and the assembly on its own.
+        from .storyboards import storyboard_refund_unproduced
+
+        storyboard_refund_unproduced(generation_id=generation_id, note=note)
+        return
     credits_refund_spend(spend_reference=f"generation:{generation_id}", note=note)
 
 
@@ -391,4 +416,10 @@ def generation_output_dir(*, generation_id) -> Path:
 
 
 def generation_discard_outputs(*, generation_id) -> None:
-    shutil.rmtree(generation_output_dir(generation_id=generation_id), ignore_errors=True)
+    out_dir = generation_output_dir(generation_id=generation_id)
+    if _is_storyboard(generation_id):
+        from .storyboards import storyboard_discard_outputs
+
+        storyboard_discard_outputs(generation_id=generation_id, out_dir=out_dir)
+        return
+    shutil.rmtree(out_dir, ignore_errors=True)

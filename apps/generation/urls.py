@@ -11,4 +11,9 @@ urlpatterns = [
         apis.GenerationCancelApi.as_view(),
         name="generation-cancel",
     ),
+    path(
+        "generations/<uuid:pk>/scenes/<int:index>/retry/",
+        apis.GenerationSceneRetryApi.as_view(),
+        name="generation-scene-retry",
+    ),
 ]
