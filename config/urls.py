@@ -30,6 +30,7 @@ urlpatterns = [
         GenerationSceneMediaApi.as_view(),
         name="generation-scene-media",
     ),
+    path("account/", include("apps.accounts.web_urls")),
     path("", include("apps.billing.web_urls")),
     path("", include("apps.personas.web_urls")),
     path("", include("apps.content.web_urls")),

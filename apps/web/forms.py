@@ -27,8 +27,12 @@ SIZES = {
 
 
 def _size_label(width: int, height: int) -> str:
-    shape = "portrait" if height > width else "landscape"
-    return f"{width} × {height} ({shape})"
+    """ "16:9 · 1024 × 576": the aspect first, as people choose by shape."""
+    ratio = width / height
+    for label, value in (("16:9", 16 / 9), ("9:16", 9 / 16), ("5:3", 5 / 3), ("3:5", 3 / 5)):
+        if abs(ratio - value) < 0.05:
+            return f"{label} · {width} × {height}"
+    return f"{width} × {height}"
 
 
 def _number_field(serializer_class, name: str, label: str, help_text: str = "", **attrs):
@@ -48,18 +52,54 @@ def _number_field(serializer_class, name: str, label: str, help_text: str = "", 
     )
 
 
+def _float_field(serializer_class, name: str, label: str, help_text: str = "", step=0.5):
+    """An optional decimal input, bounds and default from the API's params serializer."""
+    rule = serializer_class().fields[name]
+    attrs = {"inputmode": "decimal", "step": step, "min": rule.min_value, "max": rule.max_value}
+    attrs["placeholder"] = "auto" if rule.default is empty else f"{rule.default} (default)"
+    return forms.FloatField(
+        label=label, required=False, help_text=help_text, widget=forms.NumberInput(attrs=attrs)
+    )
+
+
+# Params the forms send; the quote request and "reuse settings" use the same names.
+PARAM_NAMES = (
+    "num_frames",
+    "fps",
+    "seed",
+    "motion_strength",
+    "num_inference_steps",
+    "guidance_scale",
+    "max_guidance_scale",
+)
+
+
 class _GenerationForm(forms.Form):
     kind: str = ""
 
-    size = forms.ChoiceField(label="Size (width × height)", required=False)
+    size = forms.ChoiceField(label="Aspect and size", required=False)
+    persona = forms.ChoiceField(
+        label="Persona",
+        required=False,
+        help_text="A recurring character: its description and style join the prompt.",
+    )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, personas=(), **kwargs):
         kwargs.setdefault("auto_id", f"{self.kind}-%s")
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
-        sizes = SIZES[self.kind]
+        sizes = list(SIZES[self.kind])
+        reused = (self.initial or {}).get("size")
+        if reused:
+            width, height = (int(side) for side in reused.split("x"))
+            if (width, height) not in sizes:
+                sizes.append((width, height))  # reusing a job made with another size
         self.fields["size"].choices = [(f"{w}x{h}", _size_label(w, h)) for w, h in sizes]
         self.fields["size"].initial = "{}x{}".format(*sizes[0])
+        self.personas = {str(persona.pk): persona for persona in personas}
+        self.fields["persona"].choices = [("", "None")] + [
+            (key, persona.name) for key, persona in self.personas.items()
+        ]
 
     def clean_size(self) -> tuple[int, int] | None:
         value = self.cleaned_data.get("size")
@@ -71,7 +111,7 @@ class _GenerationForm(forms.Form):
     def params(self) -> dict:
         data = self.cleaned_data
         params = {}
-        for name in ("num_frames", "fps", "seed", "motion_strength"):
+        for name in PARAM_NAMES:
             if name in self.fields and data.get(name) is not None:
                 params[name] = data[name]
         if data.get("size"):
@@ -81,6 +121,9 @@ class _GenerationForm(forms.Form):
     def api_data(self) -> dict:
         """The body the API would get for the same request."""
         raise NotImplementedError
+
+    def persona_id(self) -> str | None:
+        return self.cleaned_data.get("persona") or None
 
     def add_service_error(self, message: str) -> None:
         """A domain error from the service; "image: ..." style messages go beside their field."""
@@ -137,11 +180,25 @@ class ImageToVideoForm(_GenerationForm):
         "Seed",
         "The same seed and inputs give the same video.",
     )
+    num_inference_steps = _number_field(
+        ImageToVideoParamsSerializer, "num_inference_steps", "Steps", "More steps: finer, slower."
+    )
+    max_guidance_scale = _float_field(
+        ImageToVideoParamsSerializer,
+        "max_guidance_scale",
+        "Guidance",
+        "How closely the last frames follow the image.",
+    )
 
-    field_order = ["image", "motion_strength", "num_frames", "fps", "seed", "size"]
+    field_order = ["image", "persona", "motion_strength", "num_frames", "fps", "size", "seed"]
 
     def api_data(self) -> dict:
-        data = {"kind": self.kind, "engine": "auto", "params": self.params()}
+        data = {
+            "kind": self.kind,
+            "engine": "auto",
+            "persona": self.persona_id(),
+            "params": self.params(),
+        }
         if self.cleaned_data.get("image") is not None:
             data["image"] = self.cleaned_data["image"]
         return data
@@ -179,13 +236,23 @@ class TextToVideoForm(_GenerationForm):
     seed = _number_field(
         TextToVideoParamsSerializer, "seed", "Seed", "The same seed and prompt give the same video."
     )
+    num_inference_steps = _number_field(
+        TextToVideoParamsSerializer, "num_inference_steps", "Steps", "More steps: finer, slower."
+    )
+    guidance_scale = _float_field(
+        TextToVideoParamsSerializer,
+        "guidance_scale",
+        "Guidance",
+        "How closely the video follows the prompt.",
+    )
 
-    field_order = ["prompt", "negative_prompt", "num_frames", "fps", "seed", "size"]
+    field_order = ["prompt", "persona", "num_frames", "fps", "size", "seed", "negative_prompt"]
 
     def api_data(self) -> dict:
         return {
             "kind": self.kind,
             "engine": "auto",
+            "persona": self.persona_id(),
             "prompt": self.cleaned_data.get("prompt") or "",
             "negative_prompt": self.cleaned_data.get("negative_prompt") or "",
             "params": self.params(),

@@ -108,14 +108,159 @@
       objectUrl = URL.createObjectURL(file);
       preview.src = objectUrl;
       preview.hidden = false;
+      var note = form.querySelector("[data-image-note]");
+      if (note) {
+        note.textContent = "Chosen: " + file.name;
+        note.hidden = false;
+      }
     });
   }
 
+  /* The drop zone: the file input inside stays the keyboard and screen-reader path; dropping
+   * a file anywhere on the zone puts it into that input. */
+  function initDropzone(zone) {
+    var input = zone.querySelector('input[type="file"]');
+    if (!input) return;
+    ["dragenter", "dragover"].forEach(function (name) {
+      zone.addEventListener(name, function (event) {
+        event.preventDefault();
+        zone.classList.add("dropzone--over");
+      });
+    });
+    ["dragleave", "dragend"].forEach(function (name) {
+      zone.addEventListener(name, function () {
+        zone.classList.remove("dropzone--over");
+      });
+    });
+    zone.addEventListener("drop", function (event) {
+      event.preventDefault();
+      zone.classList.remove("dropzone--over");
+      var files = event.dataTransfer && event.dataTransfer.files;
+      if (!files || !files.length) return;
+      try {
+        input.files = files;
+      } catch (e) {
+        return;
+      }
+      input.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+  }
+
+  /* Seed: the dice rolls one; "Lock" keeps it (per kind, in this browser) for the next visit. */
+  function initSeed(form) {
+    var input = form.elements.seed;
+    var dice = form.querySelector("[data-seed-dice]");
+    var lock = form.querySelector("[data-seed-lock]");
+    if (!input) return;
+    var key = "ailounge.seed." + form.getAttribute("data-create-form");
+    var store = null;
+    try {
+      store = window.localStorage;
+    } catch (e) {
+      store = null;
+    }
+    var max = parseInt(input.getAttribute("max"), 10) || 4294967295;
+    function roll() {
+      var value = Math.floor(Math.random() * (max + 1));
+      if (window.crypto && window.crypto.getRandomValues) {
+        value = window.crypto.getRandomValues(new Uint32Array(1))[0] % (max + 1);
+      }
+      input.value = String(value);
+      input.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+    function remember() {
+      if (!store) return;
+      if (lock && lock.checked && input.value !== "") store.setItem(key, input.value);
+      else store.removeItem(key);
+    }
+    if (dice) dice.addEventListener("click", roll);
+    if (lock) {
+      var saved = store ? store.getItem(key) : null;
+      if (saved !== null) {
+        lock.checked = true;
+        if (input.value === "") input.value = saved; // a reused job's own seed wins
+      }
+      lock.addEventListener("change", function () {
+        if (lock.checked && input.value === "") roll();
+        remember();
+      });
+      input.addEventListener("input", remember);
+    }
+  }
+
+  /* Frames ÷ fps: how long the clip will be. */
+  function initDuration(form) {
+    var target = form.querySelector("[data-duration]");
+    var frames = form.elements.num_frames;
+    var fps = form.elements.fps;
+    if (!target || !frames || !fps) return;
+    function number(input) {
+      var value = parseFloat(input.value || input.getAttribute("placeholder"));
+      return isFinite(value) ? value : NaN;
+    }
+    function update() {
+      var seconds = number(frames) / number(fps);
+      target.textContent = isFinite(seconds) && seconds > 0
+        ? "Duration ≈ " + seconds.toFixed(1) + " s (" + number(frames) + " frames at " + number(fps) + " fps)"
+        : "";
+    }
+    frames.addEventListener("input", update);
+    fps.addEventListener("input", update);
+    update();
+  }
+
+  function personaMeta() {
+    var node = document.getElementById("persona-meta");
+    if (!node) return {};
+    try {
+      return JSON.parse(node.textContent) || {};
+    } catch (e) {
+      return {};
+    }
+  }
+
+  /* A persona with a reference image can stand in for the upload. */
+  function initPersona(form) {
+    var select = form.elements.persona;
+    var input = form.querySelector('input[type="file"]');
+    if (!select || !input) return;
+    var meta = personaMeta();
+    var note = form.querySelector("[data-image-note]");
+    var reused = form.elements.reuse;
+    function update() {
+      var chosen = meta[select.value];
+      var stand_in = (chosen && chosen.reference_image) || !!reused;
+      input.required = !stand_in;
+      if (note && chosen && chosen.reference_image && !(input.files && input.files.length)) {
+        note.textContent = "Without a file, the video starts from the persona's reference image.";
+        note.hidden = false;
+      }
+    }
+    select.addEventListener("change", update);
+    update();
+  }
+
+  var PARAM_NAMES = [
+    "num_frames",
+    "fps",
+    "seed",
+    "motion_strength",
+    "num_inference_steps",
+    "guidance_scale",
+    "max_guidance_scale",
+  ];
+
   function quoteQuery(form) {
     var query = new URLSearchParams({ kind: form.getAttribute("data-create-form") });
-    ["num_frames", "fps", "seed", "motion_strength"].forEach(function (name) {
+    var persona = form.elements.persona;
+    var chosen = persona && persona.value ? personaMeta()[persona.value] : null;
+    var defaults = (chosen && chosen.defaults) || {};
+    PARAM_NAMES.forEach(function (name) {
       var input = form.elements[name];
       if (input && input.value !== "") query.set(name, input.value);
+      else if (input && defaults[name] !== undefined && defaults[name] !== null) {
+        query.set(name, String(defaults[name])); // the persona fills what the form leaves unset
+      }
     });
     var size = form.elements.size;
     if (size && size.value) {
@@ -126,14 +271,47 @@
     return query;
   }
 
+  function plural(n, word) {
+    return n + " " + word + (n === 1 ? "" : "s");
+  }
+
+  /* The Generate button says the price: "Generate · 12 credits (balance 40)". */
+  function paintQuote(form, credits, problem) {
+    var area = form.querySelector("[data-submit-area]");
+    if (!area) return;
+    var balance = parseInt(area.getAttribute("data-balance"), 10) || 0;
+    var button = area.querySelector("[data-generate]");
+    var buy = area.querySelector("[data-buy-credits]");
+    var line = area.querySelector("[data-quote]");
+    var short = typeof credits === "number" && credits > balance;
+    if (button) {
+      button.textContent =
+        typeof credits === "number"
+          ? "Generate · " + plural(credits, "credit") + " (balance " + balance + ")"
+          : "Generate (balance " + balance + ")";
+      button.disabled = short;
+      if (typeof credits === "number") button.setAttribute("data-credits", String(credits));
+      else button.removeAttribute("data-credits");
+    }
+    if (buy) buy.hidden = !short;
+    if (line) {
+      if (problem) line.textContent = problem;
+      else if (short) {
+        line.textContent =
+          "Not enough credits: this video costs " + credits + ", you have " + balance + ".";
+      } else line.textContent = "The price follows your settings; it is what you will be charged.";
+      line.classList.toggle("quote--short", short || !!problem);
+    }
+  }
+
   function initQuote(form) {
     var url = form.getAttribute("data-quote-url");
-    var target = form.querySelector("[data-quote]");
-    if (!url || !target || !window.fetch) return;
+    if (!url || !window.fetch) return;
     var timer = null;
     var latest = 0;
     function refresh() {
       var ticket = ++latest;
+      form.setAttribute("data-quote-state", "loading");
       fetch(url + "?" + quoteQuery(form).toString(), {
         credentials: "same-origin",
         headers: { Accept: "application/json" },
@@ -145,26 +323,26 @@
         })
         .then(function (result) {
           if (ticket !== latest) return;
-          if (result.ok) {
-            var credits = result.body.credits;
-            target.innerHTML = "";
-            target.append("Costs ");
-            var strong = document.createElement("strong");
-            strong.textContent = String(credits);
-            target.append(strong, credits === 1 ? " credit" : " credits");
-          } else {
-            target.textContent = result.body.detail || "Check the options.";
-          }
+          if (result.ok) paintQuote(form, result.body.credits, null);
+          else paintQuote(form, null, result.body.detail || "Check the options.");
+          form.setAttribute("data-quote-state", "ready");
         })
         .catch(function () {
           /* the price is a hint; the server prices the real request */
+          if (ticket === latest) form.setAttribute("data-quote-state", "ready");
         });
     }
-    form.addEventListener("input", function (event) {
-      if (event.target.type === "file" || event.target.tagName === "TEXTAREA") return;
+    function schedule(event) {
+      var target = event.target;
+      if (target.type === "file" || target.tagName === "TEXTAREA" || target.type === "checkbox") {
+        return;
+      }
       clearTimeout(timer);
-      timer = setTimeout(refresh, 300);
-    });
+      timer = setTimeout(refresh, 250);
+    }
+    form.addEventListener("input", schedule);
+    form.addEventListener("change", schedule);
+    refresh(); // the server's label priced the defaults; a persona or a restored form may differ
   }
 
   function initSubmitOnce(form) {
@@ -180,6 +358,19 @@
     });
   }
 
+  /* "Cancel all pending": say so at once; the server answers with the refund. */
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.hasAttribute || !form.hasAttribute("data-cancel-pending")) return;
+    var button = form.querySelector('button[type="submit"]');
+    if (!button) return;
+    window.setTimeout(function () {
+      button.disabled = true;
+      button.setAttribute("data-label", button.textContent);
+      button.textContent = "Canceling…";
+    }, 0);
+  });
+
   window.addEventListener("pageshow", function (event) {
     if (!event.persisted) return; // restored from the back/forward cache: re-arm the buttons
     document.querySelectorAll("button[data-label]").forEach(function (button) {
@@ -187,6 +378,81 @@
       button.textContent = button.getAttribute("data-label");
     });
   });
+
+  /* --- copy buttons ([data-copy="text"]) --------------------------------------------------- */
+
+  function initCopy(button) {
+    var label = button.textContent;
+    function done(ok) {
+      button.textContent = ok ? "Copied" : "Copy failed";
+      window.setTimeout(function () {
+        button.textContent = label;
+      }, 1500);
+    }
+    function fallback(text) {
+      var area = document.createElement("textarea");
+      area.value = text;
+      area.setAttribute("readonly", "");
+      area.className = "sr-only";
+      document.body.appendChild(area);
+      area.select();
+      var ok = false;
+      try {
+        ok = document.execCommand("copy");
+      } catch (e) {
+        ok = false;
+      }
+      area.remove();
+      return ok;
+    }
+    button.addEventListener("click", function () {
+      var text = button.getAttribute("data-copy");
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(text).then(
+          function () {
+            done(true);
+          },
+          function () {
+            done(fallback(text));
+          }
+        );
+      } else done(fallback(text));
+    });
+  }
+
+  function initTokenToggle(button) {
+    var input = document.getElementById(button.getAttribute("aria-controls"));
+    if (!input) return;
+    button.addEventListener("click", function () {
+      var show = input.type === "password";
+      input.type = show ? "text" : "password";
+      button.textContent = show ? "Hide" : "Show";
+      button.setAttribute("aria-pressed", show ? "true" : "false");
+    });
+  }
+
+  /* --- progress in the tab title while the tab is hidden ------------------------------------ */
+
+  var baseTitle = document.title;
+  var titlePrefix = "";
+
+  function paintTitle() {
+    document.title = document.hidden && titlePrefix ? titlePrefix + " · " + baseTitle : baseTitle;
+  }
+
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden) titlePrefix = "";
+    paintTitle();
+  });
+
+  function titleFor(data) {
+    if (data.status === "succeeded") return "✓ Done";
+    if (data.status === "failed") return "✗ Failed";
+    if (data.status === "canceled") return "Canceled";
+    if (data.status === "queued") return data.queue_position ? "Queued #" + data.queue_position : "Queued";
+    if (typeof data.progress === "number") return Math.round(data.progress * 100) + "%";
+    return titlePrefix;
+  }
 
   /* --- one generation --------------------------------------------------------------------- */
 
@@ -225,6 +491,18 @@
     slot.classList.remove("player--waiting");
   }
 
+  /* A card in a list (jobs page): show the poster once the job is done. */
+  function mountThumbnail(el, data) {
+    var thumb = el.querySelector(".job-card__thumb");
+    if (!thumb || !data.thumbnail_url || thumb.querySelector("img")) return;
+    var img = document.createElement("img");
+    img.alt = "";
+    img.loading = "lazy";
+    img.decoding = "async";
+    img.src = data.thumbnail_url;
+    thumb.replaceChildren(img);
+  }
+
   function finish(el, data) {
     if (el.hasAttribute("data-finished")) return;
     el.setAttribute("data-finished", "");
@@ -237,6 +515,7 @@
 
     if (data.status === "succeeded" && data.video_url) {
       mountVideo(el, data);
+      mountThumbnail(el, data);
       var download = field(el, "download");
       if (download) {
         download.href = data.video_url;
@@ -249,7 +528,10 @@
       setText(field(el, "error_title"), canceled ? "Canceled." : "It failed.");
       setText(
         field(el, "error_text"),
-        data.error || (canceled ? "Your credits were refunded." : "Something went wrong.")
+        canceled
+          ? data.error || "Your credits were refunded."
+          : (data.error || "Something went wrong.") +
+              (/refund/i.test(data.error || "") ? "" : " Your credits were refunded.")
       );
       if (box) box.hidden = false;
       var player = el.querySelector('[data-slot="player"]');
@@ -291,6 +573,14 @@
       setText(field(el, "queue_position"), data.queue_position ? String(data.queue_position) : "");
     }
     if (data.engine && TERMINAL.indexOf(data.status) !== -1) setText(field(el, "engine"), data.engine);
+    if (el.hasAttribute("data-title-progress") && (data.status || typeof data.progress === "number")) {
+      titlePrefix = titleFor({
+        status: data.status || el.getAttribute("data-status"),
+        progress: data.progress,
+        queue_position: data.queue_position,
+      });
+      paintTitle();
+    }
     if (TERMINAL.indexOf(data.status) !== -1) finish(el, data);
   };
 
@@ -346,8 +636,14 @@
     document.querySelectorAll("[data-tabs]").forEach(initTabs);
     document.querySelectorAll("[data-counter-for]").forEach(initCounter);
     document.querySelectorAll('.field--range input[type="range"]').forEach(initRange);
+    document.querySelectorAll("[data-dropzone]").forEach(initDropzone);
+    document.querySelectorAll("[data-copy]").forEach(initCopy);
+    document.querySelectorAll("[data-token-toggle]").forEach(initTokenToggle);
     document.querySelectorAll("[data-create-form]").forEach(function (form) {
       initImagePreview(form);
+      initSeed(form);
+      initDuration(form);
+      initPersona(form);
       initQuote(form);
       initSubmitOnce(form);
     });

@@ -99,7 +99,9 @@ def test_create_page_offers_both_kinds_with_the_inputs_the_api_takes(signed_in):
     assert re.search(r'<textarea name="prompt"[^>]*maxlength="2000"', html)
     # bounds come from the API's params serializers
     assert re.search(r'name="num_frames"[^>]*min="2" max="120"', html)
-    assert "Costs <strong data-quote-value>1</strong> credit" in html
+    assert re.search(
+        r"Generate · <span data-quote-value>1</span> credit \(balance 50\)</button>", html
+    )
 
 
 def test_signed_in_user_creates_from_a_prompt_and_lands_on_the_job(signed_in, user):
@@ -328,7 +330,9 @@ def test_succeeded_job_page_shows_player_download_and_recipe(signed_in, user):
     assert f'href="{video}" download=' in html
     assert "data-generation-active" not in html
     assert "data-cancel-form" not in html
-    assert re.search(r"<dt>Seed</dt><dd>77</dd>", html)
+    assert re.search(
+        r'<dt>Seed</dt><dd class="recipe__seed"><span data-field="seed">77</span>', html
+    )
     assert "<dt>Size</dt><dd>320 × 192</dd>" in html
     assert "<dt>Frames</dt><dd>8</dd>" in html
     assert re.search(r"<dt>Engine</dt><dd[^>]*>procedural</dd>", html)
