@@ -27,7 +27,12 @@ from .serializers import (
     StoryboardQuoteInputSerializer,
 )
 from .services import generation_cancel, generation_create, generation_quote
-from .storyboards import storyboard_create, storyboard_quote, storyboard_scene_retry
+from .storyboards import (
+    storyboard_create,
+    storyboard_quote,
+    storyboard_retry,
+    storyboard_scene_retry,
+)
 
 
 class GenerationListCreateApi(ListAPIView):
@@ -128,6 +133,16 @@ class GenerationSceneRetryApi(APIView):
     def post(self, request, pk, index: int):
         generation = generation_get(user=request.user, generation_id=pk)
         generation = storyboard_scene_retry(generation=generation, index=index)
+        return Response(GenerationOutputSerializer(generation, context={"request": request}).data)
+
+
+class GenerationRetryApi(APIView):
+    """A failed storyboard: run again what has no output (scenes, else the assembly)."""
+
+    @extend_schema(request=None, responses=GenerationOutputSerializer)
+    def post(self, request, pk):
+        generation = generation_get(user=request.user, generation_id=pk)
+        generation = storyboard_retry(generation=generation)
         return Response(GenerationOutputSerializer(generation, context={"request": request}).data)
 
 

@@ -552,19 +552,29 @@ def storyboard_scene_heartbeat(*, scene_id, generation_id) -> bool:
     )
 
 
-def storyboard_scene_mark_succeeded(*, scene_id, video_name: str) -> bool:
+def storyboard_scene_mark_succeeded(*, scene_id, video_name: str, notes=()) -> bool:
+    """The scene's clip is there; its ``notes`` (e.g. an engine fallback) go on the storyboard."""
     now = timezone.now()
-    won = (
-        StoryboardScene.objects.filter(pk=scene_id, status=SceneStatus.RUNNING).update(
-            status=SceneStatus.SUCCEEDED,
-            video=video_name,
-            progress=1.0,
-            error="",
-            finished_at=now,
-            updated_at=now,
+    with transaction.atomic():
+        won = (
+            StoryboardScene.objects.filter(pk=scene_id, status=SceneStatus.RUNNING).update(
+                status=SceneStatus.SUCCEEDED,
+                video=video_name,
+                progress=1.0,
+                error="",
+                finished_at=now,
+                updated_at=now,
+            )
+            == 1
         )
-        == 1
-    )
+        if won and notes:
+            generation_id = StoryboardScene.objects.values_list("generation_id", flat=True).get(
+                pk=scene_id
+            )
+            parent = Generation.objects.select_for_update().get(pk=generation_id)
+            Generation.objects.filter(pk=generation_id).update(
+                notes=[*parent.notes, *(n for n in notes if n not in parent.notes)]
+            )
     if won:
         scene = StoryboardScene.objects.get(pk=scene_id)
         storyboard_advance(generation_id=scene.generation_id)
@@ -734,20 +744,33 @@ def storyboard_scene_retry(*, generation: Generation, index: int) -> Generation:
     """Run a failed storyboard's failed scene again (and any other scene without a clip), then
     re-assemble. Charged for the scenes that run, each under its own retry reference; 402 when
     the credits are short, and then nothing changes."""
+    return storyboard_retry(generation=generation, index=index)
+
+
+def storyboard_retry(*, generation: Generation, index: int | None = None) -> Generation:
+    """Finish a failed storyboard: run again every scene without a clip (charged for those
+    scenes only), then assemble. When every clip is there (the assembly failed), only the
+    assembly runs again, free: its price was refunded when it failed and is not charged twice.
+    With ``index``, that scene must be one without its clip."""
     if generation.kind != Generation.Kind.STORYBOARD:
-        raise InvalidGenerationInput("Only storyboards have scenes to retry.")
-    scene = generation.scenes.filter(index=index).first()
-    if scene is None:
-        raise NotFound("No such scene.")
+        raise InvalidGenerationInput(
+            "Only storyboards are retried in place; create the generation again instead."
+        )
+    if index is not None:
+        scene = generation.scenes.filter(index=index).first()
+        if scene is None:
+            raise NotFound("No such scene.")
     if generation.status != Status.FAILED:
         raise StoryboardNotRetryable(
-            f"Only a failed storyboard's scenes can be retried; this one has {generation.status}."
+            f"Only a failed storyboard can be retried; this one has {generation.status}."
         )
-    if scene.status == SceneStatus.SUCCEEDED:
+    if index is not None and scene.status == SceneStatus.SUCCEEDED:
         raise StoryboardNotRetryable(f"Scene {index + 1} already has its clip.")
     scenes_all = list(generation.scenes.all())
     to_run = [s for s in scenes_all if s.status != SceneStatus.SUCCEEDED]
     now = timezone.now()
+    if not to_run:
+        return _assembly_retry(generation=generation, now=now)
     with transaction.atomic():
         reopened = Generation.objects.filter(pk=generation.pk, status=Status.FAILED).update(
             status=Status.QUEUED,
@@ -785,5 +808,42 @@ def storyboard_scene_retry(*, generation: Generation, index: int) -> Generation:
             )
         Generation.objects.filter(pk=generation.pk).update(cost_credits=F("cost_credits") + extra)
         transaction.on_commit(lambda: storyboard_enqueue(generation_id=generation.pk))
+    generation.refresh_from_db()
+    return generation
+
+
+def _assembly_retry(*, generation: Generation, now) -> Generation:
+    """Every clip is there: back to running with the assembly queued, nothing charged."""
+    from .tasks import storyboard_assemble
+
+    with transaction.atomic():
+        reopened = Generation.objects.filter(pk=generation.pk, status=Status.FAILED).update(
+            status=Status.RUNNING,
+            stage=ASSEMBLY_QUEUED,
+            progress=SCENES_SHARE,
+            error="",
+            finished_at=None,
+            cancel_requested=False,
+            heartbeat_at=now,
+            updated_at=now,
+        )
+        if not reopened:
+            raise StoryboardNotRetryable("This storyboard changed meanwhile; reload it.")
+
+        def send() -> None:
+            from .services import generation_mark_failed
+
+            try:
+                storyboard_assemble.apply_async(args=[str(generation.pk)], queue="cpu")
+            except Exception:
+                logger.exception("Could not enqueue the assembly of %s", generation.pk)
+                generation_mark_failed(
+                    generation_id=generation.pk,
+                    error="The job queue is unavailable; try again shortly.",
+                )
+                return
+            generation_broadcast(generation_id=generation.pk)
+
+        transaction.on_commit(send)
     generation.refresh_from_db()
     return generation

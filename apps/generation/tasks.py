@@ -251,11 +251,18 @@ def _scene_engine(scene, notes: list[str]):
     try:
         return get_engine(scene.engine, **_engine_options(scene.engine))
     except EngineUnavailable as exc:
-        if scene.params.get("engine_requested", "auto") != "auto" or scene.engine == "procedural":
-            raise
-        notes.append(f"scene {scene.index + 1}: {scene.engine} was unavailable; used procedural.")
-        logger.warning("Falling back to procedural for scene %s: %s", scene.pk, exc)
-        return get_engine("procedural")
+        return _scene_fallback(scene, notes, exc)
+
+
+def _scene_fallback(scene, notes: list[str], exc: Exception):
+    """`auto` scenes fall back to procedural when their model cannot load; others fail."""
+    from workers.engines import get_engine
+
+    if scene.params.get("engine_requested", "auto") != "auto" or scene.engine == "procedural":
+        raise exc
+    notes.append(f"scene {scene.index + 1}: {scene.engine} was unavailable; used procedural.")
+    logger.warning("Falling back to procedural for scene %s: %s", scene.pk, exc)
+    return get_engine("procedural")
 
 
 def _scene_start_image(scene, out_dir: Path) -> tuple[str | None, bool]:
@@ -288,7 +295,7 @@ def storyboard_scene_run(self, scene_id: str) -> str:
     )
     if scene is None:
         return "skipped"
-    from workers.engines.base import EngineError, GenerationCanceled
+    from workers.engines.base import EngineError, EngineUnavailable, GenerationCanceled
     from workers.pipeline import render_video
     from workers.storyboard.chain import AnchoredEngine
 
@@ -307,7 +314,14 @@ def storyboard_scene_run(self, scene_id: str) -> str:
         if chained:
             engine = AnchoredEngine(engine, image_path)
         request = _scene_request(scene, image_path)
-        result = render_video(request, engine=engine, out_dir=out_dir, progress=reporter)
+        try:
+            result = render_video(request, engine=engine, out_dir=out_dir, progress=reporter)
+        except EngineUnavailable as exc:
+            # Diffusion engines load their weights on first use, inside render_video.
+            fallback = _scene_fallback(scene, notes, exc)
+            if chained:
+                fallback = AnchoredEngine(fallback, image_path)
+            result = render_video(request, engine=fallback, out_dir=out_dir, progress=reporter)
     except GenerationCanceled:
         storyboard_scene_mark_canceled(scene_id=scene.pk)
         return "canceled"
@@ -326,7 +340,7 @@ def storyboard_scene_run(self, scene_id: str) -> str:
         heartbeat.stop()
 
     video_name = str(Path(result.video_path).relative_to(Path(settings.MEDIA_ROOT)))
-    if not storyboard_scene_mark_succeeded(scene_id=scene.pk, video_name=video_name):
+    if not storyboard_scene_mark_succeeded(scene_id=scene.pk, video_name=video_name, notes=notes):
         shutil.rmtree(out_dir, ignore_errors=True)  # canceled meanwhile: not wanted
         return "discarded"
     return "succeeded"
@@ -444,7 +458,7 @@ def storyboard_assemble(self, generation_id: str) -> str:
         num_frames=result.num_frames,
         duration_seconds=result.duration,
         engine=generation.engine,
-        notes=notes,
+        notes=[*generation.notes, *notes],
     )
     if not won:
         generation_discard_outputs(generation_id=generation.pk)

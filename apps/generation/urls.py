@@ -12,6 +12,11 @@ urlpatterns = [
         name="generation-cancel",
     ),
     path(
+        "generations/<uuid:pk>/retry/",
+        apis.GenerationRetryApi.as_view(),
+        name="generation-retry",
+    ),
+    path(
         "generations/<uuid:pk>/scenes/<int:index>/retry/",
         apis.GenerationSceneRetryApi.as_view(),
         name="generation-scene-retry",

@@ -210,6 +210,11 @@ GEMINI_API_KEY = env("GEMINI_API_KEY", default="")
 GEMINI_BASE_URL = env("GEMINI_BASE_URL", default="")
 CONTENT_AUTO_APPROVE = env.bool("CONTENT_AUTO_APPROVE", default=False)
 
+# --- storyboards ---
+# Uploaded narration audio: at most this many bytes and seconds (checked by decoding it).
+STORYBOARD_NARRATION_MAX_BYTES = env.int("STORYBOARD_NARRATION_MAX_BYTES", default=20 * 1024 * 1024)
+STORYBOARD_NARRATION_MAX_SECONDS = env.float("STORYBOARD_NARRATION_MAX_SECONDS", default=300.0)
+
 # --- content ----------------------------------------------------------------------------------
 # Words and phrases refused in prompts, negative prompts, persona text and titles, before anything
 # is charged (apps.content.services.prompt_screen). Matched as whole words, case-insensitively.

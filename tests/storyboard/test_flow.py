@@ -18,7 +18,14 @@ from apps.billing.services import credits_spend
 from apps.generation.models import Generation, StoryboardScene
 from apps.generation.services import generation_mark_failed, generation_reap_lost
 from apps.generation.storyboards import storyboard_refund_unproduced
-from tests.storyboard.conftest import multipart, png_upload, scenes_of, storyboard_body, text_scene
+from tests.storyboard.conftest import (
+    SMALL,
+    multipart,
+    png_upload,
+    scenes_of,
+    storyboard_body,
+    text_scene,
+)
 from workers.media.probe import probe
 from workers.storyboard.audio import tts_available
 
@@ -239,3 +246,56 @@ def test_progress_events_name_the_scene_then_the_assembly(api, queue, monkeypatc
     assert values[stages.index("scene 2 of 2") - 1] == pytest.approx(0.45)
     assert values[-1] == 1.0
     assert {e["id"] for e in sent} == {str(generation.pk)}
+
+
+def test_failed_assembly_is_retried_alone_and_free(api, user, queue):
+    generation = create(api, storyboard_body(transition="wipe"))
+    assert queue.drain(limit=2) == ["succeeded", "succeeded"]  # both scenes
+    clip = Path(scenes_of(generation)[0].video.path)
+    good = clip.read_bytes()
+    clip.write_bytes(b"not a video any more")
+
+    assert queue.drain() == ["failed"]  # the assembly
+    generation.refresh_from_db()
+    assert generation.status == "failed"
+    assert generation.error.startswith("Assembly failed")
+    assert refunds(generation) == [(ASSEMBLY_PRICE, f"storyboard:{generation.pk}:assembly")]
+    balance = credits_balance(user=user)
+    assert balance == settings.FREE_CREDITS - 2
+
+    # Scenes all have their clips: a scene retry says so, the storyboard retry re-assembles.
+    assert api.post(f"/api/v1/generations/{generation.pk}/scenes/0/retry/").status_code == 409
+    clip.write_bytes(good)
+    response = api.post(f"/api/v1/generations/{generation.pk}/retry/")
+    assert response.status_code == 200, response.json()
+    assert (response.json()["status"], response.json()["stage"]) == ("running", "assembly queued")
+    assert queue.scenes == [] and len(queue.assemblies) == 1
+
+    assert queue.drain() == ["succeeded"]
+    generation.refresh_from_db()
+    assert generation.status == "succeeded", generation.error
+    assert Path(generation.video.path).is_file()
+    assert credits_balance(user=user) == balance  # the re-assembly was not charged
+    assert refunds(generation) == [(ASSEMBLY_PRICE, f"storyboard:{generation.pk}:assembly")]
+    # Nothing left to retry, and other kinds are never retried in place.
+    assert api.post(f"/api/v1/generations/{generation.pk}/retry/").status_code == 409
+    clip_job = api.post(
+        "/api/v1/generations/",
+        {"kind": "text_to_video", "prompt": "a fox", "engine": "procedural"},
+        format="json",
+    ).json()
+    other = api.post(f"/api/v1/generations/{clip_job['id']}/retry/")
+    assert other.status_code == 400 and "Only storyboards" in other.json()["detail"]
+
+
+def test_a_scene_whose_model_cannot_load_falls_back_and_says_so(api, queue, settings, tmp_path):
+    settings.ZEROSCOPE_MODEL = str(tmp_path / "no-such-model")
+    params = {**SMALL, "width": 128, "height": 128, "num_inference_steps": 2}
+    scene = {"prompt": "neon rain over a harbour", "duration": 1.0, "params": params}
+    generation = create(api, storyboard_body([scene], engine="auto"))
+    assert scenes_of(generation)[0].engine == "zeroscope"
+
+    assert queue.drain() == ["succeeded", "succeeded"]
+    generation.refresh_from_db()
+    assert generation.status == "succeeded", generation.error
+    assert generation.notes == ["scene 1: zeroscope was unavailable; used procedural."]
