@@ -15,6 +15,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.core.exceptions import ApplicationError, NotFound
+from apps.generation.models import Generation
+from apps.personas.selectors import persona_list
 
 from .forms import ContentItemForm, ReportForm
 from .models import ContentItem, ModerationAction, Report
@@ -30,12 +32,95 @@ from .services import content_item_update, content_report
 PER_PAGE = 24
 
 
+SORTS = {"newest": ("-created_at", "-id"), "oldest": ("created_at", "id")}
+KIND_CHOICES = [
+    ("", "All"),
+    (Generation.Kind.IMAGE_TO_VIDEO, "Image → Video"),
+    (Generation.Kind.TEXT_TO_VIDEO, "Text → Video"),
+    (Generation.Kind.STORYBOARD, "Storyboard"),
+]
+SORT_CHOICES = [("newest", "Newest first"), ("oldest", "Oldest first")]
+VISIBILITY_CHOICES = [("", "Any")] + [
+    (value, label.capitalize()) for value, label in ContentItem.Visibility.choices
+]
+MODERATION_CHOICES = [("", "Any")] + [
+    (value, label.capitalize()) for value, label in ContentItem.ModerationStatus.choices
+]
+
+
+def _choice(request, name: str, choices) -> str:
+    """The query's value for a filter when it is one of the choices, else the first (none)."""
+    value = request.GET.get(name, "")
+    return value if value in {key for key, _ in choices} else choices[0][0]
+
+
+def _filter_items(items, request, *, owner: bool = False, personas=()):
+    """Narrow a library queryset by the page's filters; returns (items, the filters shown).
+
+    Everyone filters by kind and sorts; the owner's gallery adds visibility, review state and
+    (when the user has any) persona.
+    """
+    persona_choices = [("", "Any")] + [(str(p.pk), p.name) for p in personas]
+    chosen = {
+        "kind": _choice(request, "kind", KIND_CHOICES),
+        "sort": _choice(request, "sort", SORT_CHOICES),
+    }
+    if chosen["kind"]:
+        items = items.filter(generation__kind=chosen["kind"])
+    if owner:
+        chosen["persona"] = _choice(request, "persona", persona_choices) if personas else ""
+        chosen["visibility"] = _choice(request, "visibility", VISIBILITY_CHOICES)
+        chosen["moderation"] = _choice(request, "moderation", MODERATION_CHOICES)
+        if chosen["persona"]:
+            items = items.filter(persona_id=chosen["persona"])
+        if chosen["visibility"]:
+            items = items.filter(visibility=chosen["visibility"])
+        if chosen["moderation"]:
+            items = items.filter(moderation_status=chosen["moderation"])
+    filters = [
+        {"name": "kind", "label": "Kind", "choices": KIND_CHOICES, "value": chosen["kind"]},
+    ]
+    if owner and personas:
+        filters.append(
+            {
+                "name": "persona",
+                "label": "Persona",
+                "choices": persona_choices,
+                "value": chosen["persona"],
+            }
+        )
+    if owner:
+        filters += [
+            {
+                "name": "visibility",
+                "label": "Visibility",
+                "choices": VISIBILITY_CHOICES,
+                "value": chosen["visibility"],
+            },
+            {
+                "name": "moderation",
+                "label": "Review",
+                "choices": MODERATION_CHOICES,
+                "value": chosen["moderation"],
+            },
+        ]
+    filters.append(
+        {"name": "sort", "label": "Sort", "choices": SORT_CHOICES, "value": chosen["sort"]}
+    )
+    active = any(value and name != "sort" for name, value in chosen.items()) or (
+        chosen["sort"] != "newest"
+    )
+    return items.order_by(*SORTS[chosen["sort"]]), {"fields": filters, "active": active}
+
+
 @require_http_methods(["GET"])
 def explore(request):
-    page = Paginator(content_public_list(), PER_PAGE).get_page(request.GET.get("page"))
+    items, filters = _filter_items(content_public_list(), request)
+    page = Paginator(items, PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "page": page,
         "items": page.object_list,
+        "filters": filters,
         "page_title": "Explore",
         "page_description": "Short videos made on AI Lounge, shared by their makers.",
     }
@@ -90,14 +175,19 @@ def share(request, pk):
 @login_required
 @require_http_methods(["GET"])
 def gallery(request):
-    page = Paginator(content_list_for_owner(user=request.user), PER_PAGE).get_page(
-        request.GET.get("page")
+    items, filters = _filter_items(
+        content_list_for_owner(user=request.user),
+        request,
+        owner=True,
+        personas=list(persona_list(user=request.user)),
     )
+    page = Paginator(items, PER_PAGE).get_page(request.GET.get("page"))
     rows = [(item, ContentItemForm(item=item)) for item in page.object_list]
     context = {
         "page": page,
         "rows": rows,
         "can_publish": request.user.can_publish,
+        "filters": filters,
         "page_title": "My gallery",
         "page_description": "Your finished videos: publish, share by link or keep private.",
     }

@@ -11,4 +11,11 @@ urlpatterns = [
     path("jobs/<uuid:pk>/", views.job, name="job"),
     path("jobs/<uuid:pk>/cancel/", views.job_cancel, name="job_cancel"),
     path("jobs/<uuid:pk>/retry/", views.job_retry, name="job_retry"),
+    path("jobs/<uuid:pk>/extend/", views.job_extend, name="job_extend"),
+    path(
+        "jobs/<uuid:pk>/scenes/<int:index>/retry/",
+        views.job_scene_retry,
+        name="job_scene_retry",
+    ),
+    path("create/extend/<uuid:token>.png", views.extend_image, name="extend_image"),
 ]

@@ -304,6 +304,8 @@
     }
   }
 
+  AILounge.paintQuote = paintQuote; // storyboard.js prices its editor the same way
+
   function initQuote(form) {
     var url = form.getAttribute("data-quote-url");
     if (!url || !window.fetch) return;
@@ -582,6 +584,7 @@
       paintTitle();
     }
     if (TERMINAL.indexOf(data.status) !== -1) finish(el, data);
+    if (AILounge.onGeneration) AILounge.onGeneration(el, data); // storyboard.js: the scenes
   };
 
   /* Poll GET /api/v1/generations/<id>/ every second until the job ends. Returns a stop(). */

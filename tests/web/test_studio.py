@@ -59,15 +59,16 @@ def test_create_page_button_says_the_price_and_the_balance(signed_in):
     html = signed_in.get("/create/").content.decode()
 
     buttons = re.findall(r"<button type=\"submit\"[^>]*data-generate[^>]*>(.*?)</button>", html)
-    assert len(buttons) == 2
-    for label in buttons:
+    assert len(buttons) == 3  # Image → Video, Text → Video, Storyboard
+    for label in buttons[:2]:
         assert re.fullmatch(
             r"Generate · <span data-quote-value>1</span> credit \(balance 50\)", label
         )
+    assert re.fullmatch(
+        r"Generate · <span data-quote-value>\d+</span> credits? \(balance 50\)", buttons[2]
+    )
     assert "data-generate disabled" not in html
-    # only the two kinds that exist: no dead Storyboard tab
-    assert html.count('role="tab"') == 2
-    assert "Storyboard" not in html
+    assert html.count('role="tab"') == 3
 
 
 def test_create_page_has_seed_dice_lock_advanced_and_aspect(signed_in):
@@ -91,7 +92,7 @@ def test_short_of_credits_the_button_is_disabled_and_links_to_buying(signed_in, 
 
     html = signed_in.get("/create/").content.decode()
 
-    assert html.count("data-generate disabled") == 2
+    assert html.count("data-generate disabled") == 3  # every tab, the Storyboard too
     assert re.search(r'<a class="btn btn--ghost" href="/credits/" data-buy-credits>', html)
     assert "Not enough credits: this video costs 1, you have 0." in html
 
