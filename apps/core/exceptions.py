@@ -46,14 +46,14 @@ class ServiceUnavailable(ApplicationError):
     default_code = "unavailable"
 
 
-def _first_message(data: Any) -> str:
+def first_message(data: Any) -> str:
     if isinstance(data, dict):
         for key, value in data.items():
-            msg = _first_message(value)
+            msg = first_message(value)
             if msg:
                 return msg if key in ("non_field_errors", "detail") else f"{key}: {msg}"
     elif isinstance(data, list) and data:
-        return _first_message(data[0])
+        return first_message(data[0])
     elif data:
         return str(data)
     return ""
@@ -80,7 +80,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
             else {"non_field_errors": response.data}
         )
         response.data = {
-            "detail": _first_message(fields) or "Invalid input.",
+            "detail": first_message(fields) or "Invalid input.",
             "code": "invalid",
             **{k: v for k, v in fields.items() if k != "detail"},
         }

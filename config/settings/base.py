@@ -181,7 +181,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "generation.reap_lost",
         "schedule": env.float("GENERATION_REAP_INTERVAL", default=30.0),
     },
+    "cleanup-extend-frames": {
+        "task": "web.cleanup_extend_frames",
+        "schedule": 3600.0,
+    },
 }
+# "Extend" pictures (a video's last frame, waiting on the create page) are deleted after this
+# many seconds.
+EXTEND_FRAME_MAX_AGE = env.int("EXTEND_FRAME_MAX_AGE", default=24 * 3600)
 
 CHANNEL_LAYERS = {
     "default": {
