@@ -7,7 +7,7 @@ from pathlib import Path
 from django.conf import settings
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -68,6 +68,7 @@ class GenerationQuoteApi(APIView):
         parameters=[
             OpenApiParameter("kind", str, required=True),
             OpenApiParameter("engine", str),
+            OpenApiParameter("persona", str, description="one of your personas (its defaults)"),
         ],
         responses={200: dict},
     )
@@ -75,7 +76,7 @@ class GenerationQuoteApi(APIView):
         query = request.query_params
         kind = query.get("kind", "")
         if kind == Generation.Kind.STORYBOARD:
-            return self._storyboard(query)
+            return self._storyboard(query, persona=self._persona(request, query))
         if kind not in PARAMS_SERIALIZERS:
             return Response(
                 {
@@ -84,11 +85,15 @@ class GenerationQuoteApi(APIView):
                 },
                 status=400,
             )
+        persona = self._persona(request, query)
         raw = {}
         if "params" in query:
             raw = JSONObjectField().run_validation(query["params"])
         fields = PARAMS_SERIALIZERS[kind]().fields
         raw.update({k: v for k, v in query.items() if k in fields})
+        if persona is not None:
+            # The persona's defaults fill what the request leaves unset, as at create.
+            raw = {**{k: v for k, v in persona.defaults.items() if k in fields}, **raw}
         params = PARAMS_SERIALIZERS[kind](data=raw)
         params.is_valid(raise_exception=True)
         engine, credits = generation_quote(
@@ -96,12 +101,24 @@ class GenerationQuoteApi(APIView):
         )
         return Response({"credits": credits, "engine": engine})
 
-    def _storyboard(self, query):
+    @staticmethod
+    def _persona(request, query):
+        """`persona=<id>`: one of the caller's personas, priced as create would use it."""
+        if not query.get("persona"):
+            return None
+        serializer = GenerationCreateInputSerializer(context={"request": request})
+        try:
+            value = serializer.fields["persona"].run_validation(query["persona"])
+            return serializer.validate_persona(value)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({"persona": exc.detail}) from None
+
+    def _storyboard(self, query, *, persona=None):
         """`scenes` (the create body's JSON list), or `scene_count` scenes of `duration` s."""
         raw = {k: query[k] for k in STORYBOARD_QUOTE_FIELDS if k in query}
         data = StoryboardQuoteInputSerializer(data=raw)
         data.is_valid(raise_exception=True)
-        plan = storyboard_quote(**data.validated_data)
+        plan = storyboard_quote(**data.validated_data, persona=persona)
         engines = sorted({scene.engine for scene in plan.scenes})
         return Response(
             {

@@ -211,10 +211,17 @@ def storyboard_plan(
 
 
 def storyboard_quote(
-    *, scenes: list[dict], engine: str = "auto", params: dict | None = None, chain: bool = False
+    *,
+    scenes: list[dict],
+    engine: str = "auto",
+    params: dict | None = None,
+    chain: bool = False,
+    persona=None,
 ) -> StoryboardPlan:
     """The price of a storyboard without creating it: the same plan as create."""
-    return storyboard_plan(scenes=scenes, engine=engine, params=params, chain=chain)
+    return storyboard_plan(
+        scenes=scenes, engine=engine, params=params, chain=chain, persona=persona
+    )
 
 
 # --- create ---------------------------------------------------------------------------------

@@ -249,3 +249,42 @@ def test_quote_uses_the_charge_price(api):
 def test_openapi_schema_and_docs_are_served(client):
     assert client.get("/api/schema/").status_code == 200
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_quote_with_a_persona_uses_its_defaults_like_the_charge(api, user, other_user, settings):
+    from apps.personas.models import Persona
+
+    settings.ZEROSCOPE_MODEL = "some/model"  # priced by the work, so the defaults show
+    persona = Persona.objects.create(user=user, name="Kit", defaults={"num_inference_steps": 40})
+    plain = api.get("/api/v1/generations/quote/", {"kind": "text_to_video", "num_frames": 24})
+    quote = api.get(
+        "/api/v1/generations/quote/",
+        {"kind": "text_to_video", "num_frames": 24, "persona": str(persona.pk)},
+    )
+    assert quote.status_code == 200, quote.json()
+    assert quote.json()["credits"] > plain.json()["credits"]
+    created = api.post(
+        "/api/v1/generations/",
+        {
+            "kind": "text_to_video",
+            "prompt": "x",
+            "persona": str(persona.pk),
+            "params": {"num_frames": 24},
+        },
+        format="json",
+    ).json()
+    assert created["cost_credits"] == quote.json()["credits"]
+    board = {"kind": "storyboard", "scene_count": 2, "duration": 3}
+    plain_board = api.get("/api/v1/generations/quote/", board).json()
+    persona_board = api.get(
+        "/api/v1/generations/quote/", {**board, "persona": str(persona.pk)}
+    ).json()
+    assert persona_board["scenes"][0] > plain_board["scenes"][0]
+    assert persona_board["credits"] == sum(persona_board["scenes"]) + persona_board["assembly"]
+
+    theirs = Persona.objects.create(user=other_user, name="Not yours")
+    refused = api.get(
+        "/api/v1/generations/quote/", {"kind": "text_to_video", "persona": str(theirs.pk)}
+    )
+    assert refused.status_code == 400
+    assert refused.json()["detail"] == "persona: No such persona."
