@@ -175,3 +175,37 @@ def test_a_dropped_socket_reconnects_and_the_cancel_button_stops_the_job(page, u
     refunds = LedgerEntry.objects.filter(kind="refund", reference=generation.spend_reference)
     assert refunds.count() == 1
     assert credits_balance(user=user) == before
+
+
+def test_a_reload_mid_job_resumes_from_the_servers_progress_and_announces_the_end(page, user):
+    generation = create(user, frames=96, width=1280, height=720)
+    job = open_job(page, generation)
+    # The bar is in the first paint, before any script or socket: nothing to wait for.
+    first_paint = page.request.get(f"/jobs/{generation.pk}/").text()
+    assert 'role="progressbar"' in first_paint and 'aria-valuenow="0"' in first_paint
+
+    with processes.celery_worker(queues="cpu"):
+        page.wait_for_function(
+            "() => Number(document.querySelector('[role=progressbar]')"
+            ".getAttribute('aria-valuenow')) >= 10"
+        )
+        generation.refresh_from_db()
+        assert generation.status == "running"
+
+        page.reload(wait_until="domcontentloaded")
+        # Straight after the reload the bar shows the server's progress, not 0.
+        resumed = int(page.get_by_role("progressbar").get_attribute("aria-valuenow"))
+        assert resumed >= 10, f"the reloaded page started the bar at {resumed}"
+        page.wait_for_function("() => window.AILounge && window.AILounge.live.connected")
+        job = page.locator(f'[data-generation-id="{generation.pk}"]')
+        job.evaluate(RECORDER)
+        page.evaluate("window.__sameDocument = true")
+
+        expect(page.locator("video")).to_be_attached(timeout=90_000)
+        expect(job.locator('[data-field="status"]')).to_have_text("Succeeded")
+        expect(page.get_by_role("status").filter(has_text="ready")).to_have_count(1)
+
+    assert page.evaluate("window.__sameDocument === true"), "the page reloaded again"
+    values = [f["value"] for f in page.evaluate("window.__frames")]
+    assert values and min(values) >= resumed, "the bar went back below where it resumed"
+    assert values == sorted(values)
