@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.billing.models import LedgerEntry
-from apps.billing.services import credits_refund_spend
+from apps.billing.services import credits_refund_spend, ledger_apply
 from apps.core.exceptions import ApplicationError, Conflict
 
 from .exceptions import (
@@ -207,13 +207,28 @@ def _decide(*, item: ContentItem, actor, status: str, reason: str) -> ContentIte
 def content_refund(*, item: ContentItem, actor, reason: str) -> LedgerEntry:
     """Give the owner the generation's credits back, once (the billing service's refund is
     idempotent on the spend's reference). Raises AlreadyRefunded the second time."""
+    note = (
+        f"Refund by moderation: {reason.strip()}"[:500]
+        if reason.strip()
+        else "Refund by moderation"
+    )
+    generation = item.generation
     with transaction.atomic():
-        entry = credits_refund_spend(
-            spend_reference=item.generation.spend_reference,
-            note=f"Refund by moderation: {reason.strip()}"[:500]
-            if reason.strip()
-            else "Refund by moderation",
-        )
+        if generation.kind == "storyboard":
+            # What the owner still pays: its parts may have been refunded and retried on their
+            # own references, so the charge at create is not what is owed back.
+            from apps.generation.storyboards import storyboard_net_charge
+
+            owed = storyboard_net_charge(generation_id=generation.pk)
+            entry = ledger_apply(
+                user=generation.user,
+                kind=LedgerEntry.Kind.REFUND,
+                amount=owed,
+                reference=generation.spend_reference,
+                note=note,
+            )
+        else:
+            entry = credits_refund_spend(spend_reference=generation.spend_reference, note=note)
         if entry is None:
             raise AlreadyRefunded("This video's credits were already refunded (or never charged).")
         _record(action=Action.REFUND, actor=actor, reason=reason, item=item, credits=entry.amount)

@@ -28,7 +28,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from apps.billing.exceptions import InsufficientCredits
@@ -715,6 +715,17 @@ def storyboard_refund_unproduced(*, generation_id, note: str) -> int:
         )
         refunded += entry.amount if entry else 0
     return refunded
+
+
+def storyboard_net_charge(*, generation_id) -> int:
+    """What the owner has paid for this storyboard, net: its spends (at create and for scene
+    retries) less every refund of its parts. Never negative."""
+    entries = LedgerEntry.objects.filter(
+        Q(reference=f"generation:{generation_id}")
+        | Q(reference__startswith=f"storyboard:{generation_id}:")
+    )
+    total = entries.aggregate(total=Sum("amount"))["total"] or 0
+    return max(0, -total)
 
 
 def _refund_part(*, user, reference: str, amount: int, note: str):

@@ -299,3 +299,36 @@ def test_a_scene_whose_model_cannot_load_falls_back_and_says_so(api, queue, sett
     generation.refresh_from_db()
     assert generation.status == "succeeded", generation.error
     assert generation.notes == ["scene 1: zeroscope was unavailable; used procedural."]
+
+
+def test_moderation_refund_of_a_retried_storyboard_gives_back_what_was_paid_once(
+    api, user, staff_user, queue
+):
+    from rest_framework.test import APIClient
+
+    from apps.content.models import ContentItem
+
+    body = storyboard_body([text_scene(), text_scene(image=True)])
+    generation = create(api, body, scene_image_1=png_upload())
+    scene = scenes_of(generation)[1]
+    good = Path(scene.image.path).read_bytes()
+    break_image(scene)
+    queue.drain()  # scene 2 fails twice: it and the assembly are refunded
+    Path(scene.image.path).write_bytes(good)
+    assert api.post(f"/api/v1/generations/{generation.pk}/retry/").status_code == 200
+    assert queue.drain() == ["succeeded", "succeeded"]  # scene 2 (charged again), assembly (free)
+    generation.refresh_from_db()
+    assert generation.status == "succeeded", generation.error
+    paid = settings.FREE_CREDITS - credits_balance(user=user)
+    assert paid == 3 - 2 + 1  # 3 at create, 2 refunded, 1 for the retried scene
+
+    staff = APIClient()
+    staff.force_authenticate(staff_user)
+    item = ContentItem.objects.get(generation=generation)
+    url = f"/api/v1/content/{item.pk}/moderate/"
+    response = staff.post(url, {"action": "refund", "reason": "bad"}, format="json")
+    assert response.status_code == 200, response.json()
+    assert credits_balance(user=user) == settings.FREE_CREDITS  # exactly what was paid
+    again = staff.post(url, {"action": "refund", "reason": "bad"}, format="json")
+    assert again.status_code == 409
+    assert credits_balance(user=user) == settings.FREE_CREDITS
