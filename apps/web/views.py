@@ -51,6 +51,7 @@ from apps.generation.storyboards import (
     MAX_SCENES,
     storyboard_create,
     storyboard_quote,
+    storyboard_retry,
     storyboard_scene_retry,
 )
 from apps.personas.selectors import persona_list
@@ -441,6 +442,8 @@ def jobs_cancel_pending(request):
 def job_retry(request, pk):
     """Start the same request again (a failed or canceled job, or one worth repeating)."""
     generation = _generation_or_404(request, pk)
+    if generation.kind == Generation.Kind.STORYBOARD:
+        return _storyboard_retry(request, generation)
     if generation.kind not in FORMS:
         messages.warning(request, "This kind of job cannot be retried from here.")
         return redirect("web:job", pk=generation.pk)
@@ -566,8 +569,10 @@ def _scene_rows(generation: Generation) -> list[dict]:
 def job(request, pk):
     generation = _generation_or_404(request, pk)
     label = generation.prompt or kind_label(generation.kind)
+    scenes = _scene_rows(generation)
     context = {
-        "scenes": _scene_rows(generation),
+        "scenes": scenes,
+        "scenes_missing": sum(1 for scene in scenes if scene["status"] != "succeeded"),
         "subtitles_url": reverse("generation-media", args=[generation.pk, "subtitles"])
         if generation.subtitles
         else "",
@@ -602,6 +607,24 @@ def job_scene_retry(request, pk, index):
             request,
             f"Scene {index + 1} is running again: {charged} credit{pluralize(charged)} charged.",
         )
+    return redirect("web:job", pk=generation.pk)
+
+
+def _storyboard_retry(request, generation: Generation):
+    """A failed storyboard, in place: the scenes without a clip (charged), else the assembly."""
+    before = credits_balance(user=request.user)
+    try:
+        storyboard_retry(generation=generation)
+    except ApplicationError as exc:
+        messages.warning(request, f"Could not retry: {exc.message}")
+    else:
+        charged = before - credits_balance(user=request.user)
+        if charged:
+            messages.success(
+                request, f"Running again: {charged} credit{pluralize(charged)} charged."
+            )
+        else:
+            messages.success(request, "Assembling again, free: the scenes' clips are all there.")
     return redirect("web:job", pk=generation.pk)
 
 

@@ -238,6 +238,44 @@ def test_a_failed_scene_has_a_retry_button_that_charges_that_scene(signed_in, us
     assert generation.status == "queued"
 
 
+def test_a_failed_assembly_is_retried_from_the_job_page_for_free(
+    signed_in, user, monkeypatch, django_capture_on_commit_callbacks
+):
+    from apps.generation.tasks import storyboard_assemble
+
+    sent = []
+    monkeypatch.setattr(storyboard_assemble, "apply_async", lambda args, queue: sent.append(args))
+    generation = make_storyboard(signed_in, user)
+    StoryboardScene.objects.filter(generation=generation).update(status="succeeded")
+    Generation.objects.filter(pk=generation.pk).update(status="failed", error="Assembly failed")
+    html = signed_in.get(f"/jobs/{generation.pk}/").content.decode()
+    assert "Retry the assembly" in html and "data-scene-retry" not in html
+    before = credits_balance(user=user)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_in.post(f"/jobs/{generation.pk}/retry/", follow=True)
+
+    assert "Assembling again, free" in response.content.decode()
+    assert credits_balance(user=user) == before
+    assert sent == [[str(generation.pk)]]
+    generation.refresh_from_db()
+    assert (generation.status, generation.stage) == ("running", "assembly queued")
+
+
+def test_a_failed_storyboard_retries_its_missing_scenes_from_the_job_page(signed_in, user):
+    generation = make_storyboard(signed_in, user)
+    fail(generation, 1)
+    html = signed_in.get(f"/jobs/{generation.pk}/").content.decode()
+    assert "Retry the missing scenes" in html
+    before = credits_balance(user=user)
+    response = signed_in.post(f"/jobs/{generation.pk}/retry/", follow=True)
+    charged = before - credits_balance(user=user)
+    assert charged > 0
+    assert f"Running again: {charged} credit" in response.content.decode()
+    generation.refresh_from_db()
+    assert generation.status == "queued"
+
+
 def test_retry_scene_when_short_says_so_and_changes_nothing(signed_in, user):
     generation = make_storyboard(signed_in, user)
     fail(generation, 1)
