@@ -11,6 +11,7 @@ the channel layer's Redis connections stay open between events.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 import threading
@@ -95,6 +96,18 @@ class _Publisher:
 
     def __init__(self):
         self._local = threading.local()
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._executor_pid: int | None = None
+        self._lock = threading.Lock()
+
+    def _helper(self) -> concurrent.futures.ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None or self._executor_pid != os.getpid():
+                self._executor = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="events-publisher"
+                )
+                self._executor_pid = os.getpid()
+            return self._executor
 
     def run(self, coroutine, *, timeout: float = PUBLISH_TIMEOUT):
         try:
@@ -102,8 +115,11 @@ class _Publisher:
         except RuntimeError:
             pass
         else:
-            coroutine.close()
-            raise RuntimeError("send_events() is for sync code; await the channel layer instead")
+            # Sync code in a thread whose loop is running (a greenlet-based client such as
+            # Playwright's sync API, or sync code called from async code): this thread cannot
+            # run another loop, so one helper thread sends, in order, while this one waits.
+            future = self._helper().submit(self.run, coroutine, timeout=timeout)
+            return future.result(timeout=timeout + 1)
         loop = getattr(self._local, "loop", None)
         if loop is None or loop.is_closed() or self._local.pid != os.getpid():
             loop = self._local.loop = asyncio.new_event_loop()

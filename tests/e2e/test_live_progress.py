@@ -6,34 +6,17 @@ hooks: `[data-generation-id]`, the role=progressbar element, `<video>`, the Canc
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from django.conf import settings
-from django.db import connections
 from django.test import Client
+from playwright.sync_api import expect
 
 from apps.billing.models import LedgerEntry
 from apps.billing.selectors import credits_balance
 from apps.generation.models import Generation
 from apps.generation.services import generation_create
 from tests import processes
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-if not CHROMIUM.exists():
-    pytest.skip(f"browser tests need Chromium at {CHROMIUM}", allow_module_level=True)
-
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from tests.e2e.browser import open_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -63,40 +46,23 @@ RECORDER = """
 
 
 @pytest.fixture
-def browser(monkeypatch):
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls in these tests
-    # are plain blocking calls made between browser steps.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
 def page(browser, live_web, user):
     client = Client()
     client.force_login(user)
-    context = browser.new_context(base_url=live_web, viewport={"width": 1280, "height": 900})
     name = settings.SESSION_COOKIE_NAME
-    context.add_cookies([{"name": name, "value": client.cookies[name].value, "url": live_web}])
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.polled = []  # REST reads of a generation: there should be none while the socket works
-    page.on(
-        "request",
-        lambda request: "/api/v1/generations/" in request.url and page.polled.append(request.url),
-    )
-    yield page
-    context.close()
-    # ORM calls made while Playwright's loop runs get their own connection: close it, or
-    # PostgreSQL refuses to drop the test database at the end of the run.
-    connections.close_all()
-    assert not errors, f"JavaScript errors: {errors}"
+    viewport = {"width": 1280, "height": 900}
+    with open_page(browser, live_web, viewport=viewport, timeout_ms=20_000) as page:
+        page.context.add_cookies(
+            [{"name": name, "value": client.cookies[name].value, "url": live_web}]
+        )
+        page.polled = []  # REST reads of a generation: none while the socket works
+        page.on(
+            "request",
+            lambda request: (
+                "/api/v1/generations/" in request.url and page.polled.append(request.url)
+            ),
+        )
+        yield page
 
 
 def create(user, *, frames: int, width: int, height: int) -> Generation:

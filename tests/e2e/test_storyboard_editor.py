@@ -11,81 +11,28 @@ Screenshots go to test-artifacts/screenshots/ at 1440 and 375 px wide (CI keeps 
 
 import json
 import re
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from django.db import connections
+from playwright.sync_api import expect
 
 from apps.billing.selectors import credits_balance
 from apps.generation.models import Generation
 from tests import processes
+from tests.e2e.browser import VIEWPORTS, open_page, screenshot
 from tests.factories import UserFactory
 from workers.storyboard import plan_timeline
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-VIEWPORTS = [{"width": 1440, "height": 900}, {"width": 375, "height": 812}]
 PASSWORD = "pass-word-123"  # tests.factories.UserFactory's
 
-if not CHROMIUM.exists():
-    pytest.skip(f"browser tests need Chromium at {CHROMIUM}", allow_module_level=True)
-
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def browser(monkeypatch):
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls in these tests
-    # are plain blocking calls made between browser steps.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
 def page(browser, live_web):
-    context = browser.new_context(base_url=live_web, viewport=VIEWPORTS[0])
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    # ORM calls made while Playwright's loop runs get their own connection: close it, or
-    # PostgreSQL refuses to drop the test database at the end of the run.
-    connections.close_all()
-    assert not errors, f"JavaScript errors: {errors}"
-
-
-def screenshot(page, name: str) -> None:
-    """Save the page at each width, and check that the phone width never scrolls sideways."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.evaluate("window.scrollTo(0, 0)")
-    for viewport in VIEWPORTS:
-        width = viewport["width"]
-        page.set_viewport_size(viewport)
-        overflow = page.evaluate(
-            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        assert overflow <= 0, f"{name} scrolls sideways by {overflow}px at {width}px"
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
-    page.set_viewport_size(VIEWPORTS[0])
+    with open_page(browser, live_web) as page:
+        yield page
 
 
 def sign_in(page, user) -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connections
 from PIL import Image
+from playwright.sync_api import expect
 
 from apps.billing.models import CreditPack, LedgerEntry
 from apps.billing.selectors import credits_balance
@@ -23,90 +23,32 @@ from apps.generation import services
 from apps.generation.models import Generation
 from apps.personas.models import Persona
 from tests import processes
+from tests.e2e.browser import open_page, screenshot
 from tests.factories import UserFactory
 from tests.images import png_bytes, upload
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-VIEWPORTS = [{"width": 1440, "height": 900}, {"width": 375, "height": 812}]
 PASSWORD = "pass-word-123"  # tests.factories.UserFactory's
 
-if not CHROMIUM.exists():
-    pytest.skip(f"browser tests need Chromium at {CHROMIUM}", allow_module_level=True)
-
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def browser(monkeypatch):
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls in these tests
-    # are plain blocking calls made between browser steps.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def _page(browser, base: str):
-    context = browser.new_context(base_url=base, viewport=VIEWPORTS[0])
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    return context, page, errors
-
-
-@pytest.fixture
 def page(browser, live_web):
-    context, page, errors = _page(browser, live_web)
-    yield page
-    context.close()
-    # ORM calls made while Playwright's loop runs get their own connection: close it, or
-    # PostgreSQL refuses to drop the test database at the end of the run.
-    connections.close_all()
-    assert not errors, f"JavaScript errors: {errors}"
+    with open_page(browser, live_web) as page:
+        yield page
 
 
 @pytest.fixture
 def priced_page(browser, transactional_db):
     """A server that prices by work: diffusion engines named (never loaded: nothing is run)."""
-    with processes.web_server(
-        SVD_MODEL="example/svd-not-loaded", ZEROSCOPE_MODEL="example/zeroscope-not-loaded"
-    ) as base:
-        context, page, errors = _page(browser, base)
+    with (
+        processes.web_server(
+            SVD_MODEL="example/svd-not-loaded", ZEROSCOPE_MODEL="example/zeroscope-not-loaded"
+        ) as base,
+        open_page(browser, base) as page,
+    ):
         yield page
-        context.close()
-        connections.close_all()
-        assert not errors, f"JavaScript errors: {errors}"
-
-
-def screenshot(page, name: str) -> None:
-    """Save the page at each width, and check that the phone width never scrolls sideways."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.evaluate("window.scrollTo(0, 0)")  # the sticky header stays at the top of the shot
-    for viewport in VIEWPORTS:
-        width = viewport["width"]
-        page.set_viewport_size(viewport)
-        overflow = page.evaluate(
-            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        assert overflow <= 0, f"{name} scrolls sideways by {overflow}px at {width}px"
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
-    page.set_viewport_size(VIEWPORTS[0])
 
 
 def sign_in(page, user) -> None:

@@ -276,3 +276,25 @@ def test_group_send_delivers_to_every_member_within_capacity(layer_class):
     received, after = async_to_sync(scenario)()
     assert all(ns == [0, 1] for ns in received.values())
     assert after == [9, 9]
+
+
+def test_send_events_from_sync_code_in_a_thread_whose_loop_runs_still_delivers_in_order():
+    """E.g. a sync ORM/service call between steps of Playwright's sync API: the thread has a
+    running loop, so the publisher hands the send to its helper thread and waits."""
+    import asyncio
+
+    from channels.layers import get_channel_layer
+
+    generation = Generation(id=uuid.uuid4(), user_id=987654)
+    layer = get_channel_layer()
+
+    async def scenario():
+        channel = await layer.new_channel()
+        await layer.group_add(events.group_for_generation(generation.pk), channel)
+        for n in range(3):
+            events.send_events([(generation, {"type": "progress", "n": n})])  # sync, blocking
+        got = [(await asyncio.wait_for(layer.receive(channel), 5))["event"]["n"] for _ in range(3)]
+        await layer.group_discard(events.group_for_generation(generation.pk), channel)
+        return got
+
+    assert asyncio.run(scenario()) == [0, 1, 2]
