@@ -513,6 +513,10 @@
     if (progress) progress.hidden = true;
     var cancel = el.querySelector("[data-cancel-form]");
     if (cancel) cancel.remove();
+    // Actions sent hidden for an end not reached yet (Retry, Extend): show the matching ones.
+    el.querySelectorAll("[data-show-when]").forEach(function (node) {
+      node.hidden = node.getAttribute("data-show-when").split(" ").indexOf(data.status) === -1;
+    });
     var announce = el.querySelector("[data-announce]");
 
     if (data.status === "succeeded" && data.video_url) {

@@ -94,6 +94,9 @@ def test_the_progress_bar_moves_and_the_video_appears_without_a_reload(page, use
     with processes.celery_worker(queues="cpu"):
         expect(page.locator("video")).to_be_attached(timeout=90_000)
         expect(job.locator('[data-field="status"]')).to_have_text("Succeeded")
+    # The actions of a finished video appear with it; Retry is for failures only.
+    expect(page.get_by_role("button", name="Extend")).to_be_visible()
+    expect(page.get_by_role("button", name="Retry")).to_be_hidden()
 
     assert page.evaluate("window.__sameDocument === true"), "the page reloaded"
     frames = page.evaluate("window.__frames")
@@ -133,6 +136,8 @@ def test_a_dropped_socket_reconnects_and_the_cancel_button_stops_the_job(page, u
     assert label == "Canceling…"  # at once, before the server answers
     expect(job.locator('[data-field="status"]')).to_have_text("Canceled")
     expect(job.locator('[data-field="error_text"]')).to_contain_text("refunded")
+    expect(page.get_by_role("button", name="Retry")).to_be_visible()
+    expect(page.get_by_role("button", name="Extend")).to_be_hidden()
     expect(page.locator("[data-credits] strong")).to_have_text(str(before))
 
     assert page.evaluate("window.__sameDocument === true"), "the page reloaded"

@@ -210,7 +210,7 @@ def test_job_page_lists_each_scene_with_its_chip(signed_in, user):
     assert html.count("data-scene-chip") == 3
     assert "Scene 3" in html and "a fox at dawn" in html
     assert "Retry scene" not in html  # nothing failed
-    assert "data-extend-form" not in html  # not finished
+    assert 'data-extend-form data-show-when="succeeded" hidden>' in html  # not finished
 
 
 def fail(generation, index):

@@ -201,7 +201,10 @@ def test_jobs_page_shows_chips_queue_place_percent_and_failure_reason(signed_in,
     assert 'data-status="running"' in html and ">42%</span>" in cards[running.pk]
     assert "The GPU ran out of memory." in cards[failed.pk]
     assert "Not charged" in cards[failed.pk]
-    assert ">Retry</button>" in cards[failed.pk] and ">Retry</button>" not in cards[queued.pk]
+    assert ">Retry</button>" in cards[failed.pk]
+    # An unfinished job's Retry is sent hidden, for the page to show if the job fails live.
+    assert re.search(r'data-show-when="failed canceled" hidden>', cards[queued.pk])
+    assert not re.search(r'data-show-when="failed canceled" hidden>', cards[failed.pk])
     assert "data-cancel-form" in cards[queued.pk] and "data-cancel-form" in cards[running.pk]
     assert "data-cancel-form" not in cards[failed.pk]
     for generation in (failed, running, queued):
@@ -287,7 +290,9 @@ def test_job_page_offers_copy_seed_reuse_and_title_progress(signed_in, user):
     assert f'href="/create/?reuse={job.pk}">Reuse settings</a>' in html
     assert "data-title-progress" in html
     assert 'role="progressbar"' in html and 'role="status"' in html
-    assert ">Retry</button>" not in html
+    # Not finished: Retry and Extend are there for the live page to reveal, hidden until then.
+    assert re.search(r'data-show-when="failed canceled" hidden>', html)
+    assert re.search(r'data-extend-form data-show-when="succeeded" hidden>', html)
 
 
 def test_failed_job_page_shows_the_reason_and_offers_retry(signed_in, user):
