@@ -219,6 +219,11 @@ def test_keyboard_only_upload_starts_an_image_video(page, tmp_path):
     picture = tmp_path / "harbour.png"
     picture.write_bytes(png_bytes(320, 192))
 
+    # Intercept the file dialog before anything opens it: registering at the key press races
+    # with Chromium, which then shows (in headless: drops) its own dialog.
+    choosers = []
+    page.on("filechooser", lambda chooser: (choosers.append(chooser), chooser.set_files(picture)))
+
     page.get_by_role("tab", name="Image → Video").focus()
     for _ in range(20):
         page.keyboard.press("Tab")
@@ -228,13 +233,14 @@ def test_keyboard_only_upload_starts_an_image_video(page, tmp_path):
         pytest.fail("the image input is not reachable with Tab")
     file_input = page.locator("#image_to_video-image")
     expect(file_input).to_be_focused()
-    assert page.locator("[data-dropzone]").evaluate(
-        "el => getComputedStyle(el).borderColor"
-    ) != page.locator(".panel").first.evaluate("el => getComputedStyle(el).borderColor")
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Space")
-    chooser.value.set_files(str(picture))
+    # The focused input lights its drop zone up (after the border's colour transition).
+    page.wait_for_function(
+        """() => getComputedStyle(document.querySelector('[data-dropzone]')).borderColor
+            !== getComputedStyle(document.querySelector('.panel')).borderColor"""
+    )
+    page.keyboard.press("Space")
     expect(page.locator("[data-image-preview]")).to_be_visible()
+    assert len(choosers) == 1
     expect(page.locator("[data-image-note]")).to_have_text("Chosen: harbour.png")
     screenshot(page, "create-image")
 
