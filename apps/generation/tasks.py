@@ -68,6 +68,17 @@ class Heartbeat(threading.Thread):
         self.join(timeout=self.interval + 1)
 
 
+# Every task that makes media: redelivered if its worker dies (acks_late + reject), bounded in
+# time (the soft limit fails the job with a message; the hard limit kills the child).
+JOB_TASK_OPTIONS = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "soft_time_limit": settings.GENERATION_SOFT_TIME_LIMIT,
+    "time_limit": settings.GENERATION_TIME_LIMIT,
+}
+
+
 def _engine_options(engine: str) -> dict:
     if engine == "procedural":
         return {}
@@ -83,11 +94,18 @@ def _load_engine(generation: Generation, reporter: ProgressReporter):
     try:
         return get_engine(generation.engine, **_engine_options(generation.engine)), notes
     except EngineUnavailable as exc:
-        if generation.engine_requested != "auto" or generation.engine == "procedural":
-            raise
-        notes.append(f"{generation.engine} was unavailable ({exc}); used the procedural engine.")
-        logger.warning("Falling back to procedural for %s: %s", generation.pk, exc)
-        return get_engine("procedural"), notes
+        return _procedural_fallback(generation, notes, exc), notes
+
+
+def _procedural_fallback(generation: Generation, notes: list[str], exc: Exception):
+    """An `auto` job whose model cannot load runs on the procedural engine, and says so."""
+    from workers.engines import get_engine
+
+    if generation.engine_requested != "auto" or generation.engine == "procedural":
+        raise exc
+    notes.append(f"{generation.engine} was unavailable ({exc}); used the procedural engine.")
+    logger.warning("Falling back to procedural for %s: %s", generation.pk, exc)
+    return get_engine("procedural")
 
 
 def _video_request(generation: Generation):
@@ -119,11 +137,7 @@ def _video_request(generation: Generation):
 
 @shared_task(
     name="generation.run",
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    soft_time_limit=settings.GENERATION_SOFT_TIME_LIMIT,
-    time_limit=settings.GENERATION_TIME_LIMIT,
+    **JOB_TASK_OPTIONS,
 )
 def generation_run(self, generation_id: str) -> str:
     generation = generation_mark_running(
@@ -131,7 +145,6 @@ def generation_run(self, generation_id: str) -> str:
     )
     if generation is None:
         return "skipped"  # already started, finished or canceled: a redelivery or a race
-    from workers.engines import get_engine
     from workers.engines.base import EngineError, EngineUnavailable, GenerationCanceled
     from workers.pipeline import render_video
 
@@ -146,15 +159,8 @@ def generation_run(self, generation_id: str) -> str:
             result = render_video(request, engine=engine, out_dir=out_dir, progress=reporter)
         except EngineUnavailable as exc:
             # Diffusion engines load their weights on first use, inside render_video.
-            if generation.engine_requested != "auto" or generation.engine == "procedural":
-                raise
-            notes.append(
-                f"{generation.engine} was unavailable ({exc}); used the procedural engine."
-            )
-            logger.warning("Falling back to procedural for %s: %s", generation.pk, exc)
-            result = render_video(
-                request, engine=get_engine("procedural"), out_dir=out_dir, progress=reporter
-            )
+            fallback = _procedural_fallback(generation, notes, exc)
+            result = render_video(request, engine=fallback, out_dir=out_dir, progress=reporter)
     except GenerationCanceled:
         generation_mark_canceled(generation_id=generation.pk)
         return "canceled"
@@ -283,11 +289,7 @@ def _scene_start_image(scene, out_dir: Path) -> tuple[str | None, bool]:
 
 @shared_task(
     name="generation.storyboard_scene",
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    soft_time_limit=settings.GENERATION_SOFT_TIME_LIMIT,
-    time_limit=settings.GENERATION_TIME_LIMIT,
+    **JOB_TASK_OPTIONS,
 )
 def storyboard_scene_run(self, scene_id: str) -> str:
     scene = storyboard_scene_mark_running(
@@ -362,11 +364,7 @@ def _narration(generation: Generation, out_dir: Path) -> tuple[str | None, list[
 
 @shared_task(
     name="generation.storyboard_assemble",
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    soft_time_limit=settings.GENERATION_SOFT_TIME_LIMIT,
-    time_limit=settings.GENERATION_TIME_LIMIT,
+    **JOB_TASK_OPTIONS,
 )
 def storyboard_assemble(self, generation_id: str) -> str:
     generation = storyboard_assembly_mark_running(
