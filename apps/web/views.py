@@ -168,6 +168,8 @@ def _storyboard_body(request) -> dict:
         for name, upload in request.FILES.items():
             if SCENE_IMAGE_FIELD.fullmatch(name):
                 data[name] = upload
+    if post.get("persona"):
+        data["persona"] = post["persona"]
     if post.get("narration_text", "").strip():
         data["narration_text"] = post["narration_text"]
     if "narration_audio" in request.FILES:
@@ -207,7 +209,7 @@ def _storyboard_submit(request) -> tuple[Generation | None, str, int]:
     return result.generation, "", 201
 
 
-def _storyboard_context() -> dict:
+def _storyboard_context(*, personas=(), persona: str = "") -> dict:
     """The editor's choices and the price of its starting draft (one 3 s scene)."""
     try:
         quote = storyboard_quote(scenes=[{"prompt": "scene", "duration": 3.0}]).total
@@ -219,6 +221,8 @@ def _storyboard_context() -> dict:
         "quality_fps": QUALITY_FPS,
         "max_scenes": MAX_SCENES,
         "quote": quote,
+        "personas": list(personas),
+        "persona": persona if persona in {str(p.pk) for p in personas} else "",
     }
 
 
@@ -333,7 +337,7 @@ def create(request):
         "reused": reused,
         "reuse_image": reuse_image,
         "extend_token": str(uuid.UUID(Path(extend_name).stem)) if extend_name else "",
-        "storyboard": _storyboard_context(),
+        "storyboard": _storyboard_context(personas=personas, persona=source.get("persona", "")),
         "storyboard_error": storyboard_error,
         # A fresh key per rendered form: a double submit of one form creates one video.
         "idempotency_key": uuid.uuid4().hex,

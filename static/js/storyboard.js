@@ -410,6 +410,10 @@
     function quoteQuery() {
       var query = new URLSearchParams({ kind: "storyboard" });
       query.set("chain", form.elements.chain.checked ? "true" : "false");
+      // A persona's defaults are priced as at create.
+      if (form.elements.persona && form.elements.persona.value) {
+        query.set("persona", form.elements.persona.value);
+      }
       if (source() === "story") {
         var story = form.elements.story.value;
         query.set("scene_count", String(storySceneCount(story)));

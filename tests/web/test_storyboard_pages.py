@@ -423,3 +423,32 @@ def test_pager_links_keep_the_filters(client, user, monkeypatch):
     html = client.get("/explore/?kind=text_to_video&sort=oldest").content.decode()
     link = re.search(r'rel="next" href="([^"]+)"', html).group(1)
     assert html_lib.unescape(link) == "?kind=text_to_video&sort=oldest&page=2"
+
+
+def test_the_storyboard_editor_takes_a_persona_into_every_scene(signed_in, user, other_user):
+    koi = Persona.objects.create(
+        user=user, name="Koi", description="a neon koi", style="synthwave glow"
+    )
+    Persona.objects.create(user=other_user, name="Not mine")
+    html = signed_in.get(f"/create/?kind=storyboard&persona={koi.pk}").content.decode()
+    picker = html.split('id="storyboard-persona"')[1].split("</select>")[0]
+    assert f'<option value="{koi.pk}" selected>Koi</option>' in picker
+    assert "Not mine" not in picker
+
+    response = post_storyboard(signed_in, persona=str(koi.pk))
+
+    assert response.status_code == 302, alert_text(response)
+    generation = Generation.objects.get(user=user)
+    assert generation.persona == koi
+    prompts = [s.params.get("final_prompt", s.prompt) for s in generation.scenes.order_by("index")]
+    assert prompts and all("a neon koi" in p and "synthwave glow" in p for p in prompts)
+
+
+def test_a_strangers_persona_is_refused_by_the_storyboard_editor(signed_in, user, other_user):
+    theirs = Persona.objects.create(user=other_user, name="Not mine")
+
+    response = post_storyboard(signed_in, persona=str(theirs.pk))
+
+    assert response.status_code == 400
+    assert "No such persona" in alert_text(response)
+    assert not Generation.objects.filter(user=user).exists()
