@@ -155,6 +155,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `kind`: name each choice set once, after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "GenerationKindEnum": "apps.generation.models.Generation.Kind",
+        "GenerationEngineEnum": "apps.generation.models.Generation.Engine",
+        "LedgerEntryKindEnum": "apps.billing.models.LedgerEntry.Kind",
+    },
 }
 
 # --- Redis, Celery, Channels ------------------------------------------------------------------

@@ -288,3 +288,14 @@ def test_quote_with_a_persona_uses_its_defaults_like_the_charge(api, user, other
     )
     assert refused.status_code == 400
     assert refused.json()["detail"] == "persona: No such persona."
+
+
+def test_openapi_schema_is_valid_and_generates_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    out = tmp_path / "schema.yml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
+
+    schema = out.read_text()
+    assert "/api/v1/generations/{id}/retry/" in schema
+    assert "GenerationKindEnum" in schema
