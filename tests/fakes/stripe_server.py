@@ -25,9 +25,10 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.fakes.http import FakeServer
 
 
 def _id(prefix: str) -> str:
@@ -167,7 +168,11 @@ class FakeStripe:
 
     # --- the API -------------------------------------------------------------------------------
 
-    def handle(self, method: str, path: str, headers: dict[str, str], body: str):
+    def response_headers(self) -> dict[str, str]:
+        return {"Request-Id": _id("req")}
+
+    def handle(self, method: str, path: str, headers: dict[str, str], raw: bytes):
+        body = raw.decode()
         params = decode_form(body) if body else {}
         query = urlsplit(path).query
         if query:
@@ -287,66 +292,8 @@ def _error(kind: str, message: str, *, code: str | None = None, param: str | Non
     return {"error": error}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def _serve(self, method: str) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode() if length else ""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        status, payload = self.server.fake.handle(method, self.path, headers, body)
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Request-Id", _id("req"))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        self._serve("GET")
-
-    def do_POST(self) -> None:  # noqa: N802
-        self._serve("POST")
-
-    def do_DELETE(self) -> None:  # noqa: N802
-        self._serve("DELETE")
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-        return
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeStripe
-
-
-class StripeServer:
-    """Start with `start()`, stop with `stop()` (the pytest fixture does both)."""
+class StripeServer(FakeServer):
+    """A FakeStripe on 127.0.0.1: ``start()``, ``stop()`` (the pytest fixtures do both)."""
 
     def __init__(self) -> None:
-        self.fake = FakeStripe()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self.fake
-        host, port = self._server.server_address[:2]
-        self.fake.base_url = f"http://{host}:{port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-stripe",
-            daemon=True,
-        )
-
-    @property
-    def base_url(self) -> str:
-        return self.fake.base_url
-
-    def start(self) -> StripeServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        super().__init__(FakeStripe(), name="fake-stripe")
