@@ -510,7 +510,10 @@ class DiffusionEngine:
         self.optimizations = optimizations_from_env()
 
     def pipeline_class(self) -> Any:
-        raise NotImplementedError
+        """The diffusers class named by ``pipeline_class_name`` (imported on first use)."""
+        import diffusers
+
+        return getattr(diffusers, self.pipeline_class_name)
 
     def load(self, progress: ProgressCallback, *, cpu_offload: bool = False) -> LoadedPipeline:
         return load_pipeline(

@@ -14,8 +14,6 @@ SVD ignores the pipeline's interrupt flag, so a cancel is the progress callback 
 
 from __future__ import annotations
 
-from typing import Any
-
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from workers.engines.base import Clip, EngineError, ProgressCallback, VideoRequest
@@ -58,11 +56,6 @@ class SVDEngine(DiffusionEngine):
     name = "svd"
     setting = "SVD_MODEL"
     pipeline_class_name = "StableVideoDiffusionPipeline"
-
-    def pipeline_class(self) -> Any:
-        from diffusers import StableVideoDiffusionPipeline
-
-        return StableVideoDiffusionPipeline
 
     def generate(self, request: VideoRequest, *, progress: ProgressCallback) -> Clip:
         if request.kind != "image_to_video":

@@ -13,8 +13,6 @@ report per chunk. The VAE is a per-frame 2D autoencoder, so the frames are the s
 
 from __future__ import annotations
 
-from typing import Any
-
 from workers.engines.base import Clip, EngineError, ProgressCallback, VideoRequest
 from workers.engines.diffusion import (
     DiffusionEngine,
@@ -35,11 +33,6 @@ class ZeroscopeEngine(DiffusionEngine):
     name = "zeroscope"
     setting = "ZEROSCOPE_MODEL"
     pipeline_class_name = "TextToVideoSDPipeline"
-
-    def pipeline_class(self) -> Any:
-        from diffusers import TextToVideoSDPipeline
-
-        return TextToVideoSDPipeline
 
     def generate(self, request: VideoRequest, *, progress: ProgressCallback) -> Clip:
         if request.kind != "text_to_video":
