@@ -32,3 +32,14 @@ def test_nothing_to_clean_when_no_extend_folder(settings, tmp_path):
 
     assert extend_frames_cleanup(max_age_seconds=0) == 0
     assert not Path(settings.MEDIA_ROOT).exists()
+
+
+def test_the_cleanup_is_scheduled_hourly_and_registered_with_celery():
+    from django.conf import settings as django_settings
+
+    from config.celery_app import app
+
+    entry = django_settings.CELERY_BEAT_SCHEDULE["cleanup-extend-frames"]
+    assert entry == {"task": "web.cleanup_extend_frames", "schedule": 3600.0}
+    app.loader.import_default_modules()
+    assert "web.cleanup_extend_frames" in app.tasks
