@@ -141,7 +141,9 @@ def main(argv=None) -> int:
         help="progress events per second (a diffusion engine: ~2-10)",
     )
     parser.add_argument("--postgres", action="store_true", help="scratch PostgreSQL database")
-    parser.add_argument("--layer", choices=sorted(LAYERS), help="the sender's channel layer")
+    parser.add_argument(
+        "--layer", choices=sorted(LAYERS), help="the channel layer (sender and daphne)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
@@ -149,18 +151,18 @@ def main(argv=None) -> int:
     if soft < 4 * args.subscribers + 256:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4 * args.subscribers + 256), hard))
 
-    with live_stack(postgres=args.postgres) as base:
+    with live_stack(postgres=args.postgres, layer=args.layer or "") as base:
         from django.conf import settings
         from django.db import connection
 
-        if args.layer:
-            settings.CHANNEL_LAYERS["default"]["BACKEND"] = LAYERS[args.layer]
         results = run(base, subscribers=args.subscribers, events=args.events, rate=args.rate)
         results["database"] = connection.vendor
+        results["channel_layer"] = settings.CHANNEL_LAYERS["default"]["BACKEND"]
     results["machine"] = f"{platform.machine()}, {os.cpu_count()} CPUs"
 
     n, got = results["subscribers"], results["received_final"]
     print(f"{n} subscribers on one job ({results['machine']}, database {results['database']})")
+    print(f"channel layer: {results['channel_layer']}")
     print(f"connected (with snapshot) in {results['connect_all_s']:.2f} s")
     print(f"final event received by {got}/{n}")
     if results["final_delay"]:

@@ -1,71 +1,99 @@
-"""channels_redis' RedisChannelLayer with a group_send in two Redis round trips instead of four.
+"""The platform's channel layer: Redis pub/sub, plus a resync signal after a lost connection.
 
-Stock `group_send` awaits, one after the other: the group's expiry clean-up, the read of its
-members, the channel keys' expiry clean-up and the Lua script that delivers. The first two do
-not depend on each other, nor do the last two, so each pair goes in one pipeline. Same keys,
-same serialisation, same Lua script, same capacity rule: only the waiting changes. It cuts about
-0.2 ms off every live progress event (BENCHMARKS.md, "Live progress").
+Live progress only ever broadcasts to groups, and every event carries the job's full state,
+with the database row as the truth. That is what Redis pub/sub is for: channels_redis'
+`RedisPubSubChannelLayer` sends a group message with one PUBLISH, and each daphne process
+receives it on one subscribed connection and hands it to its consumers in memory. The stock
+`RedisChannelLayer` instead keeps a sorted set per channel and group (four Redis round trips per
+`group_send`, then a blocking pop per receiving process); it roughly doubles the report →
+websocket latency (BENCHMARKS.md, "Live progress").
 
-Use: CHANNEL_LAYERS["default"]["BACKEND"] = "apps.generation.channel_layer.RedisChannelLayer".
-It relies on channels_redis 4.3's internal helpers (pinned in requirements/base.txt); tests in
-tests/generation/test_progress.py check it against the stock layer's delivery.
+What pub/sub gives up is the queue: a message published while a subscriber's connection is
+down is lost, silently (channels_redis issue #256; its `on_reconnect` option is accepted but
+never called). This layer closes that gap. When a subscriber connection comes back (redis-py
+re-subscribes it), every channel of the process receives `{"type": "layer.reconnected"}`,
+after the re-subscription has been written, and the consumers answer it with a fresh snapshot
+from the database (apps/generation/consumers.py). A client that stayed connected through the
+blip therefore still ends on the right state, `finished` included. On the sending side, a
+publish on a connection that dropped since its last use is tried once more (it reconnects).
+
+Use: CHANNEL_LAYERS["default"]["BACKEND"] = "apps.generation.channel_layer.RedisChannelLayer"
+(the default; `CHANNEL_LAYER_BACKEND` in the environment chooses another). It subclasses
+channels_redis 4.3's pub/sub classes (pinned in requirements/base.txt); the tests in
+tests/generation/test_channel_layer.py kill its Redis connection for real.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
 
-from channels_redis.core import RedisChannelLayer as StockRedisChannelLayer
+from channels_redis.pubsub import (
+    RedisPubSubChannelLayer,
+    RedisPubSubLoopLayer,
+    RedisSingleShardConnection,
+)
+from channels_redis.utils import _wrap_close, decode_hosts
+from redis.asyncio.client import PubSub
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 logger = logging.getLogger(__name__)
 
-GROUP_SEND_LUA = """
-local over_capacity = 0
-local current_time = ARGV[#ARGV - 1]
-local expiry = ARGV[#ARGV]
-for i=1,#KEYS do
-    if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[i + #KEYS]) then
-        redis.call('ZADD', KEYS[i], current_time, ARGV[i])
-        redis.call('EXPIRE', KEYS[i], expiry)
-    else
-        over_capacity = over_capacity + 1
-    end
-end
-return over_capacity
-"""
+RECONNECTED = {"type": "layer.reconnected"}
 
 
-class RedisChannelLayer(StockRedisChannelLayer):
-    async def group_send(self, group, message):
-        assert self.require_valid_group_name(group), "Group name not valid"
-        key = self._group_key(group)
-        pipe = self.connection(self.consistent_hash(group)).pipeline(transaction=False)
-        pipe.zremrangebyscore(key, min=0, max=int(time.time()) - self.group_expiry)
-        pipe.zrange(key, 0, -1)
-        _, members = await pipe.execute()
-        channel_names = [member.decode("utf8") for member in members]
-        by_connection, messages, capacities = self._map_channel_keys_to_connection(
-            channel_names, message
-        )
-        for index, channel_keys in by_connection.items():
-            pipe = self.connection(index).pipeline(transaction=False)
-            for channel_key in channel_keys:
-                pipe.zremrangebyscore(channel_key, min=0, max=int(time.time()) - int(self.expiry))
-            pipe.eval(
-                GROUP_SEND_LUA,
-                len(channel_keys),
-                *channel_keys,
-                *(messages[k] for k in channel_keys),
-                *(capacities[k] for k in channel_keys),
-                time.time(),
-                self.expiry,
-            )
-            over_capacity = (await pipe.execute())[-1]
-            if over_capacity > 0:
-                logger.info(
-                    "%s of %s channels over capacity in group %s",
-                    over_capacity,
-                    len(channel_names),
-                    group,
-                )
+class _ResyncingPubSub(PubSub):
+    """redis-py's PubSub, which tells its shard when its connection is made again.
+
+    redis-py calls `on_connect` when it reconnects a subscribed connection (the first connect
+    happens in the pool, before the callback is registered, with nothing to subscribe yet).
+    """
+
+    def __init__(self, *args, shard: _Shard, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._shard = shard
+
+    async def on_connect(self, connection):
+        had_subscriptions = bool(self.channels or self.patterns)
+        await super().on_connect(connection)  # re-subscribes (written before we signal)
+        if had_subscriptions:
+            self._shard.reconnected()
+
+
+class _Shard(RedisSingleShardConnection):
+    async def publish(self, channel, message):
+        try:
+            await super().publish(channel, message)
+        except RedisConnectionError:
+            # A connection dropped since its last use fails once, then reconnects.
+            await super().publish(channel, message)
+
+    def _ensure_redis(self):
+        if self._redis is None:
+            super()._ensure_redis()
+            self._pubsub = _ResyncingPubSub(self._redis.connection_pool, shard=self)
+
+    def reconnected(self) -> None:
+        layer = self.channel_layer
+        logger.warning("Channel layer: Redis connection %s is back; resyncing", self.host)
+        message = layer.channel_layer.serialize(RECONNECTED)
+        for queue in layer.channels.values():
+            queue.put_nowait(message)
+
+
+class _LoopLayer(RedisPubSubLoopLayer):
+    def __init__(self, hosts=None, *args, **kwargs):
+        super().__init__(hosts, *args, **kwargs)
+        self._shards = [_Shard(host, self) for host in decode_hosts(hosts)]
+
+
+class RedisChannelLayer(RedisPubSubChannelLayer):
+    def _get_layer(self):
+        loop = asyncio.get_running_loop()
+        try:
+            return self._layers[loop]
+        except KeyError:
+            layer = _LoopLayer(*self._args, **self._kwargs, channel_layer=self)
+            self._layers[loop] = layer
+            _wrap_close(self, loop)
+            return layer

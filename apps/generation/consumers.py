@@ -8,6 +8,8 @@ first so that a client sees those codes (a refused handshake only reads as 1006 
 On connect the consumer joins its group, then sends the snapshot built from the database (the
 order means no event falls between the two; an event may arrive twice, which is harmless since
 every event carries the full state). Then it forwards the group's `generation.event` messages.
+When the channel layer's Redis connection comes back after a drop (`layer.reconnected`, see
+channel_layer.py), it sends a fresh snapshot, since events published meanwhile are lost.
 
 Client messages:
 - `{"type": "cancel"}` (on `ws/me/`: `{"type": "cancel", "id": "<uuid>"}`) cancels through
@@ -125,6 +127,10 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def generation_event(self, message):
         await self.send_json(message["event"])
+
+    async def layer_reconnected(self, message):
+        """The channel layer lost Redis for a moment (events may be missing): resend the state."""
+        await self.send_snapshot()
 
     async def send_error(self, detail: str, code: str) -> None:
         await self.send_json({"type": "error", "detail": detail, "code": code})

@@ -196,9 +196,14 @@ CELERY_BEAT_SCHEDULE = {
 # many seconds.
 EXTEND_FRAME_MAX_AGE = env.int("EXTEND_FRAME_MAX_AGE", default=24 * 3600)
 
+# Redis pub/sub with a resync after a lost connection (apps/generation/channel_layer.py).
+# "channels_redis.core.RedisChannelLayer" (queues per channel; "capacity"/"expiry") also works.
+CHANNEL_LAYER_BACKEND = env(
+    "CHANNEL_LAYER_BACKEND", default="apps.generation.channel_layer.RedisChannelLayer"
+)
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": CHANNEL_LAYER_BACKEND,
         "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
     }
 }

@@ -7,7 +7,7 @@ Redis key prefixes) carries TEST_RUN_ID, so two test runs on one machine never c
 import os
 
 from .base import *  # noqa: F403
-from .base import CELERY_BROKER_TRANSPORT_OPTIONS, DATABASES, VAR_DIR, env
+from .base import CELERY_BROKER_TRANSPORT_OPTIONS, CHANNEL_LAYER_BACKEND, DATABASES, VAR_DIR, env
 
 TEST_RUN_ID = env("TEST_RUN_ID", default=str(os.getpid()))
 os.environ["TEST_RUN_ID"] = TEST_RUN_ID  # inherited by the processes the tests start
@@ -30,7 +30,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": CHANNEL_LAYER_BACKEND,
         "CONFIG": {"hosts": [REDIS_URL], "prefix": f"asgi-test-{TEST_RUN_ID}:"},
     }
 }

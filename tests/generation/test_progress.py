@@ -6,13 +6,9 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels_redis.core import RedisChannelLayer as StockRedisChannelLayer
-from django.conf import settings
 from django.utils import timezone
 
 from apps.generation import eta, events, progress, services
-from apps.generation.channel_layer import RedisChannelLayer as PipelinedRedisChannelLayer
 from apps.generation.models import Generation
 from apps.generation.progress import ProgressReporter
 from apps.generation.selectors import generation_eta_seconds, generation_queue_position
@@ -244,38 +240,7 @@ def test_positions_break_ties_in_creation_time_by_id(user):
     assert positions == [1, 2]
 
 
-# --- the pipelined channel layer ------------------------------------------------------------
-
-
-@pytest.mark.parametrize("layer_class", [StockRedisChannelLayer, PipelinedRedisChannelLayer])
-def test_group_send_delivers_to_every_member_within_capacity(layer_class):
-    """apps.generation.channel_layer only waits differently: delivery matches the stock layer."""
-
-    async def scenario():
-        layer = layer_class(
-            hosts=[settings.REDIS_URL], prefix=f"asgi-test-{uuid.uuid4().hex}:", capacity=2
-        )
-        try:
-            local_a, local_b = await layer.new_channel(), await layer.new_channel()
-            plain = f"plain.{uuid.uuid4().hex}"
-            for channel in (local_a, local_b, plain):
-                await layer.group_add("generation.g", channel)
-            for n in range(3):  # the third is over the capacity of 2
-                await layer.group_send("generation.g", {"type": "generation.event", "n": n})
-            received = {
-                channel: [(await layer.receive(channel))["n"] for _ in range(2)]
-                for channel in (local_a, local_b, plain)
-            }
-            await layer.group_discard("generation.g", plain)
-            await layer.group_send("generation.g", {"type": "generation.event", "n": 9})
-            after = [(await layer.receive(c))["n"] for c in (local_a, local_b)]
-            return received, after
-        finally:
-            await layer.flush()
-
-    received, after = async_to_sync(scenario)()
-    assert all(ns == [0, 1] for ns in received.values())
-    assert after == [9, 9]
+# --- publishing from sync code ---------------------------------------------------------------
 
 
 def test_send_events_from_sync_code_in_a_thread_whose_loop_runs_still_delivers_in_order():

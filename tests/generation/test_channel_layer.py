@@ -1,0 +1,154 @@
+"""The platform's channel layer (apps/generation/channel_layer.py) over the real Redis.
+
+Two layer instances stand for two processes (a worker that publishes, a daphne that
+subscribes). A lost connection is a real one: Redis is told to `CLIENT KILL` the subscriber's
+socket, as a Redis restart or a network blip would drop it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+import redis
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+
+from apps.generation import services
+from apps.generation.channel_layer import RECONNECTED, RedisChannelLayer
+from apps.generation.models import Generation
+from config.asgi import application
+from tests.generation.test_consumers import T2V_PARAMS, headers
+
+EVENT_TYPE = "generation.event"
+
+
+def make_layer(prefix: str) -> RedisChannelLayer:
+    return RedisChannelLayer(hosts=[settings.REDIS_URL], prefix=prefix)
+
+
+def kill_subscriber_connection(layer: RedisChannelLayer) -> None:
+    """Drop the subscribing socket of `layer` (in the running loop) from the Redis side."""
+    kill(layer._get_layer()._shards[0]._pubsub.connection)
+
+
+def kill_publisher_connections(layer: RedisChannelLayer) -> None:
+    pool = layer._get_layer()._shards[0]._redis.connection_pool
+    assert pool._available_connections
+    for connection in pool._available_connections:
+        kill(connection)
+
+
+def kill(connection) -> None:
+    host, port = connection._writer.get_extra_info("sockname")[:2]
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        assert client.execute_command("CLIENT", "KILL", "ADDR", f"{host}:{port}")
+    finally:
+        client.close()
+
+
+async def receive(layer, channel, timeout: float = 5.0) -> dict:
+    return await asyncio.wait_for(layer.receive(channel), timeout)
+
+
+def test_group_send_reaches_every_member_in_another_process_until_discarded():
+    prefix = f"asgi-test-{uuid.uuid4().hex}:"
+
+    async def scenario():
+        sender, receiver = make_layer(prefix), make_layer(prefix)
+        try:
+            a, b = await receiver.new_channel(), await receiver.new_channel()
+            for channel in (a, b):
+                await receiver.group_add("generation.g", channel)
+            await receiver.group_add("user.u", a)
+            await asyncio.sleep(0.05)  # SUBSCRIBE is written, not awaited, by redis-py
+            for n in range(3):
+                await sender.group_send("generation.g", {"type": EVENT_TYPE, "n": n})
+            await sender.group_send("user.u", {"type": EVENT_TYPE, "n": "u"})
+            got_a = [(await receive(receiver, a))["n"] for _ in range(4)]
+            got_b = [(await receive(receiver, b))["n"] for _ in range(3)]
+            await receiver.group_discard("generation.g", b)
+            await asyncio.sleep(0.05)
+            await sender.group_send("generation.g", {"type": EVENT_TYPE, "n": 9})
+            after_a = (await receive(receiver, a))["n"]
+            with pytest.raises(asyncio.TimeoutError):
+                await receive(receiver, b, timeout=0.3)
+            return got_a, got_b, after_a
+        finally:
+            await sender.flush()
+            await receiver.flush()
+
+    got_a, got_b, after_a = asyncio.run(scenario())
+    assert got_a == [0, 1, 2, "u"]
+    assert got_b == [0, 1, 2]
+    assert after_a == 9
+
+
+def test_dropped_connections_resync_the_subscribers_channels_and_lose_no_publish():
+    prefix = f"asgi-test-{uuid.uuid4().hex}:"
+
+    async def scenario():
+        sender, receiver = make_layer(prefix), make_layer(prefix)
+        try:
+            channels = [await receiver.new_channel() for _ in range(2)]
+            for channel in channels:
+                await receiver.group_add("generation.g", channel)
+            await sender.group_send("generation.g", {"type": EVENT_TYPE, "n": 1})
+            before = [(await receive(receiver, c))["n"] for c in channels]
+
+            kill_subscriber_connection(receiver)
+            resync = [await receive(receiver, c) for c in channels]
+            # Back and subscribed again: the group reaches both channels once more.
+            await sender.group_send("generation.g", {"type": EVENT_TYPE, "n": 2})
+            after = [(await receive(receiver, c))["n"] for c in channels]
+            # The sender's connection drops too: its next publish reconnects, nothing is lost.
+            kill_publisher_connections(sender)
+            await sender.group_send("generation.g", {"type": EVENT_TYPE, "n": 3})
+            after += [(await receive(receiver, c))["n"] for c in channels]
+            return before, resync, after
+        finally:
+            await sender.flush()
+            await receiver.flush()
+
+    before, resync, after = asyncio.run(scenario())
+    assert before == [1, 1]
+    assert resync == [RECONNECTED, RECONNECTED]
+    assert after == [2, 2, 3, 3]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_socket_that_missed_the_end_during_a_redis_drop_still_gets_finished(user, monkeypatch):
+    """The job ends while daphne's subscriber connection is down, so its `finished` is lost
+    (here: never published); when the connection is back the consumer sends the row's state."""
+    monkeypatch.setattr(services, "generation_enqueue", lambda *, generation: None)
+    generation = services.generation_create(
+        user=user, kind="text_to_video", prompt="a lighthouse at dusk", params=T2V_PARAMS
+    ).generation
+    hdrs = headers(user=user)
+
+    async def scenario():
+        ws = WebsocketCommunicator(application, f"/ws/generations/{generation.pk}/", headers=hdrs)
+        connected, _ = await ws.connect(timeout=5)
+        assert connected
+        first = await ws.receive_json_from(timeout=5)
+        await database_sync_to_async(Generation.objects.filter(pk=generation.pk).update)(
+            status="succeeded", stage="saving", progress=1.0
+        )
+        assert await ws.receive_nothing(timeout=0.2)  # nothing was published
+        kill_subscriber_connection(get_channel_layer())
+        second = await ws.receive_json_from(timeout=5)
+        await ws.disconnect()
+        return first, second
+
+    first, second = async_to_sync(scenario)()
+    assert (first["type"], first["status"]) == ("progress", "queued")
+    assert (second["type"], second["id"], second["status"]) == (
+        "finished",
+        str(generation.pk),
+        "succeeded",
+    )
