@@ -65,7 +65,8 @@ class _Shard(RedisSingleShardConnection):
         try:
             await super().publish(channel, message)
         except RedisConnectionError:
-            # A connection dropped since its last use fails once, then reconnects.
+            # A connection dropped since its last use fails once, then reconnects. (Were the
+            # first one delivered after all, the event comes twice: harmless, it is a state.)
             await super().publish(channel, message)
 
     def _ensure_redis(self):
@@ -75,7 +76,10 @@ class _Shard(RedisSingleShardConnection):
 
     def reconnected(self) -> None:
         layer = self.channel_layer
-        logger.warning("Channel layer: Redis connection %s is back; resyncing", self.host)
+        logger.warning(
+            "Channel layer: the Redis subscriber connection is back; resyncing %d channel(s)",
+            len(layer.channels),
+        )
         message = layer.channel_layer.serialize(RECONNECTED)
         for queue in layer.channels.values():
             queue.put_nowait(message)

@@ -180,3 +180,56 @@ def test_a_reload_mid_job_resumes_from_the_servers_progress_and_announces_the_en
     values = [f["value"] for f in page.evaluate("window.__frames")]
     assert values and min(values) >= resumed, "the bar went back below where it resumed"
     assert values == sorted(values)
+
+
+def redis_connections_of_server(base_url: str) -> list[str]:
+    """The client addresses ("ip:port") of every Redis connection of the daphne at base_url."""
+    import psutil
+
+    port = int(base_url.rsplit(":", 1)[1])
+    redis_port = int(settings.REDIS_URL.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+    (pid,) = {
+        c.pid
+        for c in psutil.net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN and c.laddr.port == port and c.pid
+    }
+    return [
+        f"{c.laddr.ip}:{c.laddr.port}"
+        for c in psutil.Process(pid).net_connections(kind="tcp")
+        if c.raddr and c.raddr.port == redis_port and c.status == psutil.CONN_ESTABLISHED
+    ]
+
+
+def test_a_redis_drop_under_an_open_page_still_ends_on_the_jobs_state(
+    page, user, live_web, monkeypatch
+):
+    """The job finishes while daphne has lost Redis, so its `finished` event is lost (here:
+    never sent). The websocket itself stays open: when daphne's subscriber connection is back,
+    the page gets the row's state without a reload or a new socket."""
+    import redis
+    from django.utils import timezone
+
+    from apps.generation import services
+
+    monkeypatch.setattr(services, "generation_enqueue", lambda *, generation: None)
+    generation = create(user, frames=8, width=128, height=72)
+    job = open_job(page, generation)
+    expect(job.locator('[data-field="status"]')).to_have_text("Queued")
+    Generation.objects.filter(pk=generation.pk).update(
+        status="succeeded", stage="saving", progress=1.0, finished_at=timezone.now()
+    )
+    page.wait_for_timeout(300)
+    expect(job.locator('[data-field="status"]')).to_have_text("Queued")  # nothing was sent
+
+    addresses = redis_connections_of_server(live_web)
+    assert addresses, "daphne holds no Redis connection"
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        for address in addresses:
+            client.execute_command("CLIENT", "KILL", "ADDR", address)
+    finally:
+        client.close()
+
+    expect(job.locator('[data-field="status"]')).to_have_text("Succeeded", timeout=15_000)
+    assert page.evaluate("window.AILounge.live.opens") == 1, "the page opened a new socket"
+    assert page.evaluate("window.__sameDocument === true"), "the page reloaded"
