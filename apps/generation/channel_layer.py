@@ -16,6 +16,8 @@ after the re-subscription has been written, and the consumers answer it with a f
 from the database (apps/generation/consumers.py). A client that stayed connected through the
 blip therefore still ends on the right state, `finished` included. On the sending side, a
 publish on a connection that dropped since its last use is tried once more (it reconnects).
+And a subscription (`new_channel`, `group_add`) returns once Redis confirmed it, as the stock
+layer's does, so a consumer's snapshot taken after `group_add` misses no event.
 
 Use: CHANNEL_LAYERS["default"]["BACKEND"] = "apps.generation.channel_layer.RedisChannelLayer"
 (the default; `CHANNEL_LAYER_BACKEND` in the environment chooses another). It subclasses
@@ -36,10 +38,12 @@ from channels_redis.pubsub import (
 from channels_redis.utils import _wrap_close, decode_hosts
 from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.utils import str_if_bytes
 
 logger = logging.getLogger(__name__)
 
 RECONNECTED = {"type": "layer.reconnected"}
+SUBSCRIBE_CONFIRM_TIMEOUT = 5.0
 
 
 class _ResyncingPubSub(PubSub):
@@ -52,6 +56,20 @@ class _ResyncingPubSub(PubSub):
     def __init__(self, *args, shard: _Shard, **kwargs):
         super().__init__(*args, **kwargs)
         self._shard = shard
+        self._confirmations: dict[str, list[asyncio.Future]] = {}
+
+    def subscribed_future(self, channel: str) -> asyncio.Future:
+        """Done when Redis confirms the next SUBSCRIBE of `channel` (read by the receive loop)."""
+        future = asyncio.get_running_loop().create_future()
+        self._confirmations.setdefault(channel, []).append(future)
+        return future
+
+    async def handle_message(self, response, ignore_subscribe_messages=False):
+        if isinstance(response, list) and str_if_bytes(response[0]) == "subscribe":
+            for future in self._confirmations.pop(str_if_bytes(response[1]), []):
+                if not future.done():
+                    future.set_result(None)
+        return await super().handle_message(response, ignore_subscribe_messages)
 
     async def on_connect(self, connection):
         had_subscriptions = bool(self.channels or self.patterns)
@@ -61,6 +79,23 @@ class _ResyncingPubSub(PubSub):
 
 
 class _Shard(RedisSingleShardConnection):
+    async def subscribe(self, channel):
+        """Subscribe, and return once Redis has the subscription (as the stock layer's
+        `group_add` returns once its ZADD is done): what is published afterwards arrives."""
+        confirmed = None
+        async with self._lock:
+            if channel not in self._subscribed_to:
+                self._ensure_redis()
+                self._ensure_receiver()
+                confirmed = self._pubsub.subscribed_future(channel)
+                await self._pubsub.subscribe(channel)
+                self._subscribed_to.add(channel)
+        if confirmed is not None:
+            try:
+                await asyncio.wait_for(confirmed, SUBSCRIBE_CONFIRM_TIMEOUT)
+            except TimeoutError:
+                logger.warning("Channel layer: Redis did not confirm SUBSCRIBE %s", channel)
+
     async def publish(self, channel, message):
         try:
             await super().publish(channel, message)

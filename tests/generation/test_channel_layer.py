@@ -66,14 +66,13 @@ def test_group_send_reaches_every_member_in_another_process_until_discarded():
             for channel in (a, b):
                 await receiver.group_add("generation.g", channel)
             await receiver.group_add("user.u", a)
-            await asyncio.sleep(0.05)  # SUBSCRIBE is written, not awaited, by redis-py
+            # No wait: group_add returns once Redis confirmed the subscription.
             for n in range(3):
                 await sender.group_send("generation.g", {"type": EVENT_TYPE, "n": n})
             await sender.group_send("user.u", {"type": EVENT_TYPE, "n": "u"})
             got_a = [(await receive(receiver, a))["n"] for _ in range(4)]
             got_b = [(await receive(receiver, b))["n"] for _ in range(3)]
             await receiver.group_discard("generation.g", b)
-            await asyncio.sleep(0.05)
             await sender.group_send("generation.g", {"type": EVENT_TYPE, "n": 9})
             after_a = (await receive(receiver, a))["n"]
             with pytest.raises(asyncio.TimeoutError):
@@ -87,6 +86,43 @@ def test_group_send_reaches_every_member_in_another_process_until_discarded():
     assert got_a == [0, 1, 2, "u"]
     assert got_b == [0, 1, 2]
     assert after_a == 9
+
+
+def test_group_add_returns_only_once_redis_confirmed_the_subscription(monkeypatch):
+    """Like the stock layer's (its ZADD is awaited): an event published after group_add
+    returns cannot race the SUBSCRIBE. Confirmations are held back here to make it visible."""
+    from apps.generation import channel_layer
+
+    order = []
+    handle = channel_layer._ResyncingPubSub.handle_message
+
+    async def slow_confirmations(self, response, ignore_subscribe_messages=False):
+        if isinstance(response, list) and response[0] == b"subscribe":
+            await asyncio.sleep(0.2)
+            order.append(("confirmed", response[1].decode()))
+        return await handle(self, response, ignore_subscribe_messages)
+
+    monkeypatch.setattr(channel_layer._ResyncingPubSub, "handle_message", slow_confirmations)
+    prefix = f"asgi-test-{uuid.uuid4().hex}:"
+
+    async def scenario():
+        layer = make_layer(prefix)
+        try:
+            channel = await layer.new_channel()
+            order.append(("returned", "new_channel"))
+            await layer.group_add("generation.g", channel)
+            order.append(("returned", "group_add"))
+            return channel
+        finally:
+            await layer.flush()
+
+    channel = asyncio.run(scenario())
+    assert order == [
+        ("confirmed", channel),
+        ("returned", "new_channel"),
+        ("confirmed", f"{prefix}__group__generation.g"),
+        ("returned", "group_add"),
+    ]
 
 
 def test_dropped_connections_resync_the_subscribers_channels_and_lose_no_publish():
