@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.db.models import Q, QuerySet
@@ -51,6 +53,22 @@ def generation_eta_seconds(*, generation: Generation) -> float | None:
 def generation_queue_estimates(*, queue: str) -> list[tuple[Generation, int, float | None]]:
     """(generation, 1-based queue position, ETA) for the waiting jobs of `queue`, in order."""
     return eta.queue_estimates(queue)
+
+
+def generation_queue_standings(
+    *, generations: Iterable[Generation]
+) -> dict[uuid.UUID, tuple[int, float | None]]:
+    """{id: (queue position, ETA)} for the queued ones of `generations`, for a page of a list.
+
+    One estimate per queue (the same schedule as each job's own ETA) instead of one count and
+    one estimate per job. A job beyond the estimate's scan is left out: ask it on its own.
+    """
+    queues = {g.queue for g in generations if g.status == Generation.Status.QUEUED}
+    return {
+        job.pk: (position, eta_value)
+        for queue in sorted(queues)
+        for job, position, eta_value in generation_queue_estimates(queue=queue)
+    }
 
 
 def generation_live_list(*, user, recent_seconds: int = 600, limit: int = 50) -> list[Generation]:

@@ -6,6 +6,7 @@ import json
 import re
 
 from django.core.files.uploadedfile import UploadedFile
+from django.db.models.manager import BaseManager
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -14,7 +15,11 @@ from rest_framework import serializers
 from apps.personas.models import Persona
 
 from .models import Generation, StoryboardScene
-from .selectors import generation_eta_seconds, generation_queue_position
+from .selectors import (
+    generation_eta_seconds,
+    generation_queue_position,
+    generation_queue_standings,
+)
 
 SEED_MAX = 2**32 - 1
 
@@ -318,6 +323,19 @@ class StoryboardSceneOutputSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request else path
 
 
+class GenerationListSerializer(serializers.ListSerializer):
+    """A page of generations: the queued ones' positions and ETAs come from one estimate per
+    queue (selectors.generation_queue_standings), not one count and estimate per job."""
+
+    def to_representation(self, data):
+        items = list(data.all() if isinstance(data, BaseManager) else data)
+        self._context = {
+            **self._context,
+            "queue_standings": generation_queue_standings(generations=items),
+        }
+        return super().to_representation(items)
+
+
 class GenerationOutputSerializer(serializers.ModelSerializer):
     persona = serializers.SerializerMethodField()
     queue_position = serializers.SerializerMethodField()
@@ -332,6 +350,7 @@ class GenerationOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Generation
+        list_serializer_class = GenerationListSerializer
         fields = (
             "id",
             "kind",
@@ -392,11 +411,17 @@ class GenerationOutputSerializer(serializers.ModelSerializer):
     def get_persona(self, obj: Generation) -> str | None:
         return str(obj.persona_id) if obj.persona_id else None
 
+    def _standing(self, obj: Generation) -> tuple[int, float | None] | None:
+        """(position, ETA) from the list's batch (GenerationListSerializer), when it has one."""
+        return self.context.get("queue_standings", {}).get(obj.pk)
+
     def get_queue_position(self, obj: Generation) -> int | None:
-        return generation_queue_position(generation=obj)
+        standing = self._standing(obj)
+        return standing[0] if standing else generation_queue_position(generation=obj)
 
     def get_eta_seconds(self, obj: Generation) -> float | None:
-        return generation_eta_seconds(generation=obj)
+        standing = self._standing(obj)
+        return standing[1] if standing else generation_eta_seconds(generation=obj)
 
     def _media_url(self, obj: Generation, name: str) -> str | None:
         if not getattr(obj, name):

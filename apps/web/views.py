@@ -34,6 +34,7 @@ from apps.generation.selectors import (
     generation_get,
     generation_list,
     generation_queue_position,
+    generation_queue_standings,
 )
 from apps.generation.serializers import (
     PARAMS_SERIALIZERS,
@@ -389,11 +390,17 @@ def job_extend(request, pk):
     return redirect(f"{reverse('web:create')}?{query}")
 
 
-def _job_row(generation: Generation) -> Generation:
-    """Adds what a list card shows: queue place and percent."""
-    generation.queue_position = generation_queue_position(generation=generation)
-    generation.progress_percent = round(generation.progress * 100)
-    return generation
+def _job_rows(generations) -> list[Generation]:
+    """Adds what a list card shows: queue place (one estimate per queue) and percent."""
+    generations = list(generations)
+    standings = generation_queue_standings(generations=generations)
+    for generation in generations:
+        standing = standings.get(generation.pk)
+        generation.queue_position = (
+            standing[0] if standing else generation_queue_position(generation=generation)
+        )
+        generation.progress_percent = round(generation.progress * 100)
+    return generations
 
 
 @login_required
@@ -402,7 +409,7 @@ def jobs(request):
     page = Paginator(generation_list(user=request.user), JOBS_PER_PAGE).get_page(
         request.GET.get("page")
     )
-    generations = [_job_row(g) for g in page.object_list]
+    generations = _job_rows(page.object_list)
     pending = generation_list(user=request.user).filter(status=Generation.Status.QUEUED).count()
     context = {
         "page": page,

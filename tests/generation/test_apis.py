@@ -116,6 +116,54 @@ def test_create_text_to_video_returns_the_contract(
     assert enqueued == [Generation.objects.get().pk]
 
 
+@pytest.mark.usefixtures("clean_eta")
+def test_the_list_gives_each_job_the_position_and_eta_of_its_own_page(api, user, other_user):
+    """The list batches positions and ETAs (one estimate per queue): the figures are the ones
+    each job's own page gives, and the queries do not grow with the number of queued jobs."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.generation import eta
+
+    def queue(owner, n, **params):
+        return [
+            services.generation_create(
+                user=owner,
+                kind="text_to_video",
+                prompt=f"a lantern {i}",
+                params={"num_frames": 8, "width": 128, "height": 72, **params},
+            ).generation
+            for i in range(n)
+        ]
+
+    ahead = queue(other_user, 2)  # someone else's jobs are ahead in the same queue
+    eta.sample_record(shape=eta.job_shape(ahead[0]), pre=1.0, step=0.5, post=0.5)
+    services.generation_mark_running(generation_id=ahead[0].pk, worker="w")
+    # Its reporter's figure, so the ETAs do not move with the clock between the requests.
+    eta.running_publish(generation_id=ahead[0].pk, eta_seconds=3.0)
+    mine = queue(user, 3)
+
+    def listing():
+        with CaptureQueriesContext(connection) as queries:
+            response = api.get("/api/v1/generations/")
+        assert response.status_code == 200
+        return response.json()["results"], len(queries)
+
+    results, few = listing()
+    assert [r["queue_position"] for r in results] == [4, 3, 2]  # newest first
+    for row in results:
+        own = api.get(f"/api/v1/generations/{row['id']}/").json()
+        assert (row["queue_position"], row["eta_seconds"]) == (
+            own["queue_position"],
+            own["eta_seconds"],
+        )
+        assert row["eta_seconds"] is not None
+    queue(user, 6)
+    results, many = listing()
+    assert len(results) == 9 and results[-1]["id"] == str(mine[0].pk)
+    assert many == few
+
+
 def test_create_image_to_video_multipart_stores_a_reencoded_png(api):
     response = api.post(
         "/api/v1/generations/",

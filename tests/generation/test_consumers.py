@@ -19,11 +19,11 @@ from rest_framework.authtoken.models import Token
 
 from apps.billing.models import LedgerEntry
 from apps.billing.selectors import credits_balance
-from apps.generation import eta, services
+from apps.generation import services
 from apps.generation.models import Generation
 from config.asgi import application
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("clean_eta")]
 
 CONTRACT_PROGRESS = {
     "type",
@@ -43,20 +43,6 @@ T2V_PARAMS = {"num_frames": 8, "fps": 8, "width": 128, "height": 72, "enhance_pr
 @pytest.fixture(autouse=True)
 def no_enqueue(monkeypatch):
     monkeypatch.setattr(services, "generation_enqueue", lambda *, generation: None)
-
-
-@pytest.fixture(autouse=True)
-def clean_eta():
-    """No timings from earlier tests: ETAs start unknown."""
-
-    def wipe():
-        client = eta._redis()
-        for key in client.scan_iter(f"{eta.key_prefix()}*"):
-            client.delete(key)
-
-    wipe()
-    yield
-    wipe()
 
 
 def create(user, **params) -> Generation:

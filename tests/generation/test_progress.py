@@ -14,7 +14,7 @@ from apps.generation.progress import ProgressReporter
 from apps.generation.selectors import generation_eta_seconds, generation_queue_position
 from workers.engines.base import GenerationCanceled
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_eta")]
 
 PARAMS = {"num_frames": 10, "fps": 8, "width": 128, "height": 72, "enhance_prompt": False}
 
@@ -22,18 +22,6 @@ PARAMS = {"num_frames": 10, "fps": 8, "width": 128, "height": 72, "enhance_promp
 @pytest.fixture(autouse=True)
 def no_enqueue(monkeypatch):
     monkeypatch.setattr(services, "generation_enqueue", lambda *, generation: None)
-
-
-@pytest.fixture(autouse=True)
-def clean_eta():
-    def wipe():
-        client = eta._redis()
-        for key in client.scan_iter(f"{eta.key_prefix()}*"):
-            client.delete(key)
-
-    wipe()
-    yield
-    wipe()
 
 
 @pytest.fixture
