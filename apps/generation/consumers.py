@@ -29,7 +29,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from apps.core.exceptions import ApplicationError, NotFound
 
-from .events import group_for_generation, group_for_user, snapshot_event
+from .events import group_for_generation, group_for_user, snapshot_event, snapshot_events
 from .selectors import generation_get, generation_live_list
 from .services import generation_cancel
 
@@ -69,7 +69,7 @@ def _user_snapshot(*, user, ids=None) -> dict:
                 )
             except NotFound:
                 continue
-    return {"type": "snapshot", "generations": [snapshot_event(g) for g in generations]}
+    return {"type": "snapshot", "generations": snapshot_events(generations)}
 
 
 @database_sync_to_async

@@ -24,6 +24,7 @@ from .selectors import (
     generation_eta_seconds,
     generation_queue_estimates,
     generation_queue_position,
+    generation_queue_standings,
 )
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,22 @@ def finished_event(generation: Generation) -> dict:
 
 def snapshot_event(generation: Generation) -> dict:
     return finished_event(generation) if generation.is_finished else progress_event(generation)
+
+
+def snapshot_events(generations: list[Generation]) -> list[dict]:
+    """`snapshot_event` of each, the queued ones' positions and ETAs from one schedule per queue."""
+    standings = generation_queue_standings(generations=generations)
+    events = []
+    for generation in generations:
+        standing = standings.get(generation.pk)
+        if standing is None:
+            events.append(snapshot_event(generation))
+        else:
+            position, eta_value = standing
+            events.append(
+                progress_event(generation, queue_position=position, eta_seconds=eta_value)
+            )
+    return events
 
 
 # --- publishing -----------------------------------------------------------------------------

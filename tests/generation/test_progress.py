@@ -200,6 +200,30 @@ def test_queued_eta_adds_the_work_ahead_but_not_the_own_wait(user, sent):
     assert generation_eta_seconds(generation=mine) == pytest.approx(6.5 + 2 * total, abs=0.5)
 
 
+def test_snapshots_of_many_jobs_are_each_ones_own_for_a_fixed_number_of_queries(user, sent):
+    """ws/me's snapshot: one schedule per queue, not a count and an estimate per queued job."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    clock = Clock()
+    run_job(ProgressReporter(start(user), clock=clock), clock, frames=10, step=1.0)
+
+    def snapshot(jobs):
+        with CaptureQueriesContext(connection) as queries:
+            batch = events.snapshot_events(jobs)
+        assert batch == [events.snapshot_event(g) for g in jobs]
+        return batch, len(queries)
+
+    jobs = [*Generation.objects.all(), create(user), create(user, width=256, height=144)]
+    batch, few = snapshot(jobs)
+    assert [e["type"] for e in batch] == ["finished", "progress", "progress"]
+    assert [e["queue_position"] for e in batch[1:]] == [1, 2]
+    assert batch[1]["eta_seconds"] == pytest.approx(10.5)
+    assert batch[2]["eta_seconds"] == pytest.approx(10.5 + 10 * 4.0 + 0.5 * 4)
+    _, many = snapshot(jobs + [create(user) for _ in range(6)])
+    assert many == few
+
+
 def test_a_job_leaving_the_queue_refreshes_every_waiting_position(user, monkeypatch):
     batches: list[list[tuple[Generation, dict]]] = []
     monkeypatch.setattr(events, "send_events", lambda items: batches.append(list(items)))
