@@ -336,11 +336,51 @@ def run_variants(
     return results
 
 
-# --- SVD ------------------------------------------------------------------------------------
+@dataclass
+class Bench:
+    """One benchmark run's settings and its pipeline (see `bench_setup`)."""
+
+    args: argparse.Namespace
+    device: str
+    tiny: bool
+    frames: int
+    steps: int
+    width: int
+    height: int
+    env: dict
+    pipe: Any
+
+    def standard_variants(self) -> list[tuple[str, Callable[[Any], dict]]]:
+        return standard_variants(
+            self.device,
+            decode_all=self.frames,
+            compile_mode=self.args.compile_mode,
+            names=self.args.variants or (TINY_VARIANTS if self.tiny else DEFAULT_VARIANTS),
+        )
+
+    def run(self, make_call, variants, *, model: str) -> int:
+        """Time the variants; exit status 0 when every output is NaN-free."""
+        results = run_variants(
+            self.pipe,
+            make_call,
+            device=self.device,
+            repeat=self.args.repeat,
+            variants=variants,
+            budget_s=self.args.budget_s,
+            json_path=self.args.json,
+            title=f"{model} {'tiny' if self.tiny else 'full'} {self.width}x{self.height}, "
+            f"{self.frames} frames, {self.steps} steps",
+            env=self.env,
+        )
+        return 0 if results and not any(r.nan for r in results) else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def bench_setup(
+    argv: list[str] | None, *, description: str, full: dict, build_full, build_tiny
+) -> Bench:
+    """Parse the common options, pick the device and sizes (`full`: frames, steps, width and
+    height at full size; tiny configs on a CPU) and build the pipeline."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--tiny", action="store_true", help="tiny configs (CPU smoke test)")
     parser.add_argument("--device", default=None)
     parser.add_argument("--frames", type=int, default=None)
@@ -358,19 +398,38 @@ def main(argv: list[str] | None = None) -> int:
     tiny = args.tiny or not device.startswith("cuda")
     if tiny and not args.tiny:
         print("No CUDA GPU: running the tiny configs on the CPU (a smoke test, not a benchmark).")
-    frames = args.frames or (4 if tiny else 14)
-    steps = args.steps or (2 if tiny else 10)
-    width = args.width or (128 if tiny else 1024)
-    height = args.height or (64 if tiny else 576)
+    sizes = {
+        name: getattr(args, name) or (TINY_SIZE[name] if tiny else full[name])
+        for name in ("frames", "steps", "width", "height")
+    }
     dtype = torch.float16 if device.startswith("cuda") else torch.float32
 
     env = environment(device)
-    env.update(frames=frames, steps=steps, width=width, height=height, tiny=tiny)
+    env.update(**sizes, tiny=tiny)
     print(json.dumps(env), flush=True)
     t0 = time.perf_counter()
     pipe = (build_tiny if tiny else build_full)(device, dtype)
     pipe.set_progress_bar_config(disable=True)
     print(f"built in {time.perf_counter() - t0:.1f}s", flush=True)
+    return Bench(args=args, device=device, tiny=tiny, env=env, pipe=pipe, **sizes)
+
+
+TINY_SIZE = {"frames": 4, "steps": 2, "width": 128, "height": 64}
+
+
+# --- SVD ------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    bench = bench_setup(
+        argv,
+        description=__doc__.splitlines()[0],
+        full={"frames": 14, "steps": 10, "width": 1024, "height": 576},
+        build_full=build_full,
+        build_tiny=build_tiny,
+    )
+    frames, steps, width, height = bench.frames, bench.steps, bench.width, bench.height
+    device, pipe = bench.device, bench.pipe
 
     from PIL import Image
 
@@ -410,25 +469,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return call
 
-    variants = standard_variants(
-        device,
-        decode_all=frames,
-        compile_mode=args.compile_mode,
-        names=args.variants or (DEFAULT_VARIANTS if not tiny else TINY_VARIANTS),
-    )
-    results = run_variants(
-        pipe,
-        make_call,
-        device=device,
-        repeat=args.repeat,
-        variants=variants,
-        budget_s=args.budget_s,
-        json_path=args.json,
-        title=f"SVD-XT {'tiny' if tiny else 'full'} {width}x{height}, {frames} frames, "
-        f"{steps} steps",
-        env=env,
-    )
-    return 0 if results and not any(r.nan for r in results) else 1
+    return bench.run(make_call, bench.standard_variants(), model="SVD-XT")
 
 
 VARIANT_HELP = """stock: fp16, SDPA, the pipeline's default decode chunking;

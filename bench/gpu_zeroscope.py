@@ -20,25 +20,15 @@ as in gpu_svd.py, whose harness this uses (--variants; cumulative):
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gpu_svd import (  # noqa: E402
-    DEFAULT_VARIANTS,
-    TINY_VARIANTS,
-    VARIANT_HELP,
-    environment,
-    run_variants,
-    standard_variants,
-)
+from gpu_svd import bench_setup  # noqa: E402
 
 from workers.engines.diffusion import reporting_decode  # noqa: E402
 
@@ -144,37 +134,15 @@ def build_tiny(device: str, dtype: torch.dtype):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tiny", action="store_true", help="tiny configs (CPU smoke test)")
-    parser.add_argument("--device", default=None)
-    parser.add_argument("--frames", type=int, default=None)
-    parser.add_argument("--steps", type=int, default=None)
-    parser.add_argument("--width", type=int, default=None)
-    parser.add_argument("--height", type=int, default=None)
-    parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--variants", default=None, help=VARIANT_HELP)
-    parser.add_argument("--compile-mode", default="default", help="torch.compile mode")
-    parser.add_argument("--budget-s", type=float, default=480, help="skip variants after this")
-    parser.add_argument("--json", default=None, help="write the results here")
-    args = parser.parse_args(argv)
-
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    tiny = args.tiny or not device.startswith("cuda")
-    if tiny and not args.tiny:
-        print("No CUDA GPU: running the tiny configs on the CPU (a smoke test, not a benchmark).")
-    frames = args.frames or (4 if tiny else 24)
-    steps = args.steps or (2 if tiny else 10)
-    width = args.width or (128 if tiny else 576)
-    height = args.height or (64 if tiny else 320)
-    dtype = torch.float16 if device.startswith("cuda") else torch.float32
-
-    env = environment(device)
-    env.update(frames=frames, steps=steps, width=width, height=height, tiny=tiny)
-    print(json.dumps(env), flush=True)
-    t0 = time.perf_counter()
-    pipe = (build_tiny if tiny else build_full)(device, dtype)
-    pipe.set_progress_bar_config(disable=True)
-    print(f"built in {time.perf_counter() - t0:.1f}s", flush=True)
+    bench = bench_setup(
+        argv,
+        description=__doc__.splitlines()[0],
+        full={"frames": 24, "steps": 10, "width": 576, "height": 320},
+        build_full=build_full,
+        build_tiny=build_tiny,
+    )
+    frames, steps, width, height = bench.frames, bench.steps, bench.width, bench.height
+    device, pipe = bench.device, bench.pipe
     prompt = "a lighthouse on a cliff at night, waves crashing, cinematic, high quality"
 
     def make_call(options: dict):
@@ -220,26 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         ("decode chunks=8", lambda pipe: {"decode_chunk_size": DECODE_CHUNK})
         if name == "decode chunk=all"
         else (name, setup)
-        for name, setup in standard_variants(
-            device,
-            decode_all=frames,
-            compile_mode=args.compile_mode,
-            names=args.variants or (DEFAULT_VARIANTS if not tiny else TINY_VARIANTS),
-        )
+        for name, setup in bench.standard_variants()
     ]
-    results = run_variants(
-        pipe,
-        make_call,
-        device=device,
-        repeat=args.repeat,
-        variants=variants,
-        budget_s=args.budget_s,
-        json_path=args.json,
-        title=f"Zeroscope v2 576w {'tiny' if tiny else 'full'} {width}x{height}, {frames} frames, "
-        f"{steps} steps",
-        env=env,
-    )
-    return 0 if results and not any(r.nan for r in results) else 1
+    return bench.run(make_call, variants, model="Zeroscope v2 576w")
 
 
 if __name__ == "__main__":
