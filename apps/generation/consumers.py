@@ -130,7 +130,8 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def layer_reconnected(self, message):
         """The channel layer lost Redis for a moment (events may be missing): resend the state."""
-        await self.send_snapshot()
+        if getattr(self, "group", None):  # not for a socket being refused
+            await self.send_snapshot()
 
     async def send_error(self, detail: str, code: str) -> None:
         await self.send_json({"type": "error", "detail": detail, "code": code})
