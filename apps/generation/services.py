@@ -355,6 +355,10 @@ def generation_cancel(*, generation: Generation) -> Generation:
     if Generation.objects.filter(pk=generation.pk, status=Status.RUNNING).update(
         cancel_requested=True, updated_at=timezone.now()
     ):
+        from .progress import cancel_flag_raise
+
+        # The reporter notices the flag before its next row write; only once this is committed.
+        transaction.on_commit(lambda: cancel_flag_raise(generation.pk))
         generation.refresh_from_db()
         return generation
     generation.refresh_from_db()

@@ -102,12 +102,15 @@ def test_row_writes_are_throttled_but_stage_changes_are_written(user, sent):
     assert generation.step == 10
 
 
-def test_cancel_stops_the_job_at_the_next_step_even_between_writes(user, sent):
+def test_cancel_stops_the_job_at_the_next_step_even_between_writes(
+    user, sent, django_capture_on_commit_callbacks
+):
     generation = start(user)
     clock = Clock()
     reporter = ProgressReporter(generation, min_interval=60, clock=clock)
     reporter("generating", 1, 100)
-    services.generation_cancel(generation=Generation.objects.get(pk=generation.pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.generation_cancel(generation=Generation.objects.get(pk=generation.pk))
     clock.tick(2 * progress.CANCEL_CHECK_INTERVAL)
     with pytest.raises(GenerationCanceled):
         reporter("generating", 2, 100)
@@ -115,6 +118,56 @@ def test_cancel_stops_the_job_at_the_next_step_even_between_writes(user, sent):
     assert [e["step"] for e in sent] == [1, 2]
     generation.refresh_from_db()
     assert generation.step == 1  # the refused write: the row keeps the last step before
+
+
+def test_the_check_between_writes_reads_redis_not_the_database(user, sent):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    clock = Clock()
+    reporter = ProgressReporter(start(user), min_interval=60, clock=clock)
+    reporter("generating", 1, 100)  # the stage change is written
+    clock.tick(2 * progress.CANCEL_CHECK_INTERVAL)
+    with CaptureQueriesContext(connection) as queries:
+        reporter("generating", 2, 100)  # a cancel check, no write
+    assert len(queries) == 0
+
+
+def test_a_cancel_rolled_back_raises_no_flag(user, django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    generation = start(user)
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        services.generation_cancel(generation=generation)
+        raise RuntimeError("the request failed after the cancel")
+    assert not progress.cancel_flag_raised(generation.pk)
+    assert Generation.objects.get(pk=generation.pk).cancel_requested is False
+
+
+def test_without_redis_a_cancel_still_stops_the_job_at_its_next_write(
+    user, sent, monkeypatch, django_capture_on_commit_callbacks
+):
+    generation = start(user)
+    clock = Clock()
+    reporter = ProgressReporter(generation, min_interval=1.0, clock=clock)
+    reporter("generating", 1, 100)
+
+    def no_redis():
+        raise ConnectionError("Redis is down")
+
+    with monkeypatch.context() as patch:  # undone before the fixtures' Redis clean-up
+        patch.setattr(eta, "_redis", no_redis)
+        with django_capture_on_commit_callbacks(execute=True):  # raising the flag fails
+            services.generation_cancel(generation=Generation.objects.get(pk=generation.pk))
+        clock.tick(2 * progress.CANCEL_CHECK_INTERVAL)
+        reporter("generating", 2, 100)  # no flag to see: goes on until the write
+        clock.tick(1.0)
+        with pytest.raises(GenerationCanceled):
+            reporter("generating", 3, 100)
 
 
 def test_a_job_no_longer_running_stops_at_its_next_write(user, sent):
