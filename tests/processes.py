@@ -157,3 +157,35 @@ def _wait_for_log(proc: subprocess.Popen, log: Path, needle: bytes, *, timeout: 
     raise RuntimeError(
         f"process not ready in {timeout}s:\n{log.read_text(errors='replace')[-3000:]}"
     )
+
+
+@contextmanager
+def redis_server(port: int):
+    """A private, diskless redis-server on 127.0.0.1:`port`, for tests that stop Redis itself
+    (the shared one must stay up for the rest of the run). Yields its URL."""
+    import redis
+
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+        + ["--appendonly", "no", "--daemonize", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited early (status {proc.returncode})")
+            try:
+                with redis.Redis.from_url(url, socket_connect_timeout=1) as client:
+                    client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+        yield url
+    finally:
+        stop_process(proc)

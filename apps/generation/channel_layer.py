@@ -38,12 +38,14 @@ from channels_redis.pubsub import (
 from channels_redis.utils import _wrap_close, decode_hosts
 from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.utils import str_if_bytes
 
 logger = logging.getLogger(__name__)
 
 RECONNECTED = {"type": "layer.reconnected"}
 SUBSCRIBE_CONFIRM_TIMEOUT = 5.0
+RECONNECT_INTERVAL = 1.0  # seconds between tries while Redis is unreachable
 
 
 class _ResyncingPubSub(PubSub):
@@ -79,6 +81,8 @@ class _ResyncingPubSub(PubSub):
 
 
 class _Shard(RedisSingleShardConnection):
+    _lost = False  # the subscriber connection is down and has been reported once
+
     async def subscribe(self, channel):
         """Subscribe, and return once Redis has the subscription (as the stock layer's
         `group_add` returns once its ZADD is done): what is published afterwards arrives."""
@@ -104,12 +108,45 @@ class _Shard(RedisSingleShardConnection):
             # first one delivered after all, the event comes twice: harmless, it is a state.)
             await super().publish(channel, message)
 
+    async def _do_receiving(self):
+        """channels_redis' receive loop, with an outage reported once, not once a second.
+
+        Theirs logs "Unexpected exception in receive task" with a traceback for every failed
+        reconnect. Here a lost or refused connection is one warning when it starts and one
+        (`reconnected`) when it ends; anything else still gets the traceback.
+        """
+        while True:
+            try:
+                if self._pubsub and self._pubsub.subscribed:
+                    message = await self._pubsub.get_message(
+                        ignore_subscribe_messages=True, timeout=0.1
+                    )
+                    self._receive_message(message)
+                else:
+                    await asyncio.sleep(0.1)
+            except (TimeoutError, asyncio.CancelledError, GeneratorExit):
+                raise
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                if not self._lost:
+                    self._lost = True
+                    logger.warning(
+                        "Channel layer: lost the Redis subscriber connection (%s); "
+                        "trying again every %g s",
+                        exc,
+                        RECONNECT_INTERVAL,
+                    )
+                await asyncio.sleep(RECONNECT_INTERVAL)
+            except BaseException:
+                logger.exception("Channel layer: unexpected exception in the receive loop")
+                await asyncio.sleep(RECONNECT_INTERVAL)
+
     def _ensure_redis(self):
         if self._redis is None:
             super()._ensure_redis()
             self._pubsub = _ResyncingPubSub(self._redis.connection_pool, shard=self)
 
     def reconnected(self) -> None:
+        self._lost = False
         layer = self.channel_layer
         logger.warning(
             "Channel layer: the Redis subscriber connection is back; resyncing %d channel(s)",

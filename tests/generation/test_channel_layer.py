@@ -8,6 +8,7 @@ socket, as a Redis restart or a network blip would drop it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 
 import pytest
@@ -23,6 +24,7 @@ from apps.generation.channel_layer import RECONNECTED, RedisChannelLayer
 from apps.generation.models import Generation
 from config.asgi import application
 from tests.generation.test_consumers import T2V_PARAMS, headers
+from tests.processes import free_port, redis_server
 
 EVENT_TYPE = "generation.event"
 
@@ -155,6 +157,49 @@ def test_dropped_connections_resync_the_subscribers_channels_and_lose_no_publish
     assert before == [1, 1]
     assert resync == [RECONNECTED, RECONNECTED]
     assert after == [2, 2, 3, 3]
+
+
+def test_a_redis_outage_is_one_warning_and_its_end_resyncs_the_channels(caplog):
+    """Redis itself goes away for a few seconds (a private redis-server, stopped and started
+    again on its port): the receive loop says so once, not with a traceback every second, and
+    when Redis is back the channels get the resync and group messages flow again."""
+    caplog.set_level(logging.WARNING)
+    port, prefix = free_port(), f"asgi-test-{uuid.uuid4().hex}:"
+    loop = asyncio.new_event_loop()
+    layer = channel = None
+    try:
+        with redis_server(port) as url:
+            layer = RedisChannelLayer(hosts=[url], prefix=prefix)
+
+            async def subscribe():
+                channel = await layer.new_channel()
+                await layer.group_add("generation.g", channel)
+                await layer.group_send("generation.g", {"type": EVENT_TYPE, "n": 1})
+                return channel, (await receive(layer, channel))["n"]
+
+            channel, first = loop.run_until_complete(subscribe())
+        # Redis is gone: about three tries to reconnect.
+        loop.run_until_complete(asyncio.sleep(3.5))
+        during = [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+        with redis_server(port):
+
+            async def after_outage():
+                resync = await receive(layer, channel, timeout=10)
+                await layer.group_send("generation.g", {"type": EVENT_TYPE, "n": 2})
+                return resync, (await receive(layer, channel))["n"]
+
+            resync, second = loop.run_until_complete(after_outage())
+            loop.run_until_complete(layer.flush())
+    finally:
+        loop.close()
+
+    assert (first, resync, second) == (1, RECONNECTED, 2)
+    assert [r.getMessage().split(" (")[0] for r in during] == [
+        "Channel layer: lost the Redis subscriber connection"
+    ]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("connection is back" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.django_db(transaction=True)
