@@ -181,7 +181,24 @@ def send_events(items: Iterable[tuple[Generation, dict]]) -> None:
     try:
         _publisher.run(send_all())
     except Exception:  # the channel layer is best effort; the row stays the truth
-        logger.warning("Could not publish %d live event(s)", len(messages), exc_info=True)
+        # Once per outage with the traceback, not for every event of a running job.
+        if not _failing.is_set():
+            _failing.set()
+            logger.warning(
+                "Could not publish %d live event(s); until it works again, failures are "
+                "logged at DEBUG",
+                len(messages),
+                exc_info=True,
+            )
+        else:
+            logger.debug("Could not publish %d live event(s)", len(messages), exc_info=True)
+    else:
+        if _failing.is_set():
+            _failing.clear()
+            logger.warning("Live events are published again")
+
+
+_failing = threading.Event()  # the last publish failed (and that was logged)
 
 
 def send_event(*, generation: Generation, event: dict) -> None:

@@ -328,3 +328,42 @@ def test_send_events_from_sync_code_in_a_thread_whose_loop_runs_still_delivers_i
         return got
 
     assert asyncio.run(scenario()) == [0, 1, 2]
+
+
+def test_a_channel_layer_outage_is_one_warning_not_one_per_event(monkeypatch, caplog):
+    """A running job keeps reporting while Redis is away: the first failed publish is logged
+    with its traceback, the rest at DEBUG, and the first that works again says so."""
+    import logging
+
+    from apps.generation.channel_layer import RedisChannelLayer
+    from tests.processes import free_port, redis_server
+
+    port = free_port()  # nothing listens there yet
+    layer = RedisChannelLayer(hosts=[f"redis://127.0.0.1:{port}/0"], prefix="outage-test:")
+    monkeypatch.setattr(events, "get_channel_layer", lambda: layer)
+    monkeypatch.setattr(events, "_failing", events.threading.Event())
+    caplog.set_level(logging.DEBUG, logger=events.logger.name)
+    generation = Generation(id=uuid.uuid4(), user_id=987654)
+
+    def logged():
+        return [
+            (r.levelname, r.getMessage().split(";")[0], r.exc_info is not None)
+            for r in caplog.records
+            if r.name == events.logger.name
+        ]
+
+    for n in range(5):
+        events.send_event(generation=generation, event={"type": "progress", "n": n})
+    during = logged()
+    caplog.clear()
+    with redis_server(port):
+        events.send_event(generation=generation, event={"type": "progress", "n": 5})
+        events.send_event(generation=generation, event={"type": "progress", "n": 6})
+        events._publisher.run(layer.flush())
+
+    assert (
+        during
+        == [("WARNING", "Could not publish 2 live event(s)", True)]
+        + [("DEBUG", "Could not publish 2 live event(s)", True)] * 4
+    )
+    assert logged() == [("WARNING", "Live events are published again", False)]
