@@ -130,20 +130,32 @@ def web_server(**env: str):
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"daphne exited early:\n{log.read_text()[-3000:]}")
-            try:
-                requests.get(f"{base}/api/schema/", timeout=2)
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"daphne did not start:\n{log.read_text()[-3000:]}")
-                time.sleep(0.2)
+        _wait_until_answers(
+            proc,
+            lambda: requests.get(f"{base}/api/schema/", timeout=2),
+            requests.RequestException,
+            timeout=60,
+            what=lambda: f"daphne:\n{log.read_text()[-3000:]}",
+        )
         yield base
     finally:
         stop_process(proc)
+
+
+def _wait_until_answers(proc, probe, errors, *, timeout: float, what) -> None:
+    """Call `probe` until it stops raising `errors`; fail if `proc` exits or time runs out.
+    `what()` names the process (and may add its log) in the error."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"exited early (status {proc.returncode}): {what()}")
+        try:
+            probe()
+            return
+        except errors:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"did not start in {timeout}s: {what()}") from None
+            time.sleep(0.1)
 
 
 def _wait_for_log(proc: subprocess.Popen, log: Path, needle: bytes, *, timeout: float) -> None:
@@ -173,19 +185,15 @@ def redis_server(port: int):
         start_new_session=True,
     )
     url = f"redis://127.0.0.1:{port}/0"
+
+    def ping():
+        with redis.Redis.from_url(url, socket_connect_timeout=1) as client:
+            client.ping()
+
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited early (status {proc.returncode})")
-            try:
-                with redis.Redis.from_url(url, socket_connect_timeout=1) as client:
-                    client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.05)
+        _wait_until_answers(
+            proc, ping, redis.ConnectionError, timeout=10, what=lambda: "redis-server"
+        )
         yield url
     finally:
         stop_process(proc)
