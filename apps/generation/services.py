@@ -284,57 +284,66 @@ def generation_mark_succeeded(
     notes: list[str],
 ) -> bool:
     now = timezone.now()
-    won = _transition(
-        generation_id=generation_id,
-        from_statuses=[Status.RUNNING],
-        status=Status.SUCCEEDED,
-        stage="done",
-        progress=1.0,
-        video=video_name,
-        thumbnail=thumbnail_name,
-        width=width,
-        height=height,
-        fps=fps,
-        num_frames=num_frames,
-        duration_seconds=duration_seconds,
-        engine=engine,
-        notes=notes,
-        finished_at=now,
-        heartbeat_at=now,
-    )
+    with transaction.atomic():  # never succeeded without its library item
+        won = _transition(
+            generation_id=generation_id,
+            from_statuses=[Status.RUNNING],
+            status=Status.SUCCEEDED,
+            stage="done",
+            progress=1.0,
+            video=video_name,
+            thumbnail=thumbnail_name,
+            width=width,
+            height=height,
+            fps=fps,
+            num_frames=num_frames,
+            duration_seconds=duration_seconds,
+            engine=engine,
+            notes=notes,
+            finished_at=now,
+            heartbeat_at=now,
+        )
+        if won:
+            content_item_create_for_generation(generation=Generation.objects.get(pk=generation_id))
     if won:
-        content_item_create_for_generation(generation=Generation.objects.get(pk=generation_id))
         generation_broadcast(generation_id=generation_id, finished=True)
     return won
 
 
 def generation_mark_failed(*, generation_id, error: str, reason: str = "failed") -> bool:
-    """queued|running → failed, then refund the spend exactly once."""
-    won = _transition(
-        generation_id=generation_id,
-        from_statuses=[Status.QUEUED, Status.RUNNING],
-        status=Status.FAILED,
-        stage="failed",
-        error=error[:2000],
-        finished_at=timezone.now(),
-    )
+    """queued|running → failed, and the spend refunded exactly once, in one transaction."""
+    with transaction.atomic():
+        won = _transition(
+            generation_id=generation_id,
+            from_statuses=[Status.QUEUED, Status.RUNNING],
+            status=Status.FAILED,
+            stage="failed",
+            error=error[:2000],
+            finished_at=timezone.now(),
+        )
+        if won:
+            _refund(
+                generation_id=generation_id, note=f"Refund: generation {reason} — {error[:200]}"
+            )
     if won:
-        _refund(generation_id=generation_id, note=f"Refund: generation {reason} — {error[:200]}")
         generation_discard_outputs(generation_id=generation_id)
         generation_broadcast(generation_id=generation_id, finished=True)
     return won
 
 
 def generation_mark_canceled(*, generation_id, from_statuses=(Status.RUNNING,)) -> bool:
-    won = _transition(
-        generation_id=generation_id,
-        from_statuses=list(from_statuses),
-        status=Status.CANCELED,
-        stage="canceled",
-        finished_at=timezone.now(),
-    )
+    """→ canceled, and the spend refunded exactly once, in one transaction."""
+    with transaction.atomic():
+        won = _transition(
+            generation_id=generation_id,
+            from_statuses=list(from_statuses),
+            status=Status.CANCELED,
+            stage="canceled",
+            finished_at=timezone.now(),
+        )
+        if won:
+            _refund(generation_id=generation_id, note="Refund: generation canceled")
     if won:
-        _refund(generation_id=generation_id, note="Refund: generation canceled")
         generation_discard_outputs(generation_id=generation_id)
         generation_broadcast(generation_id=generation_id, finished=True)
     return won
@@ -384,16 +393,18 @@ def generation_reap_lost(*, now=None) -> int:
     lost = list(stale.values_list("pk", flat=True))
     reaped = 0
     for generation_id in lost:
-        won = stale.filter(pk=generation_id).update(
-            status=Status.FAILED,
-            stage="failed",
-            error="The worker running this job stopped responding; your credits were refunded.",
-            finished_at=now,
-            updated_at=now,
-        )
+        with transaction.atomic():
+            won = stale.filter(pk=generation_id).update(
+                status=Status.FAILED,
+                stage="failed",
+                error="The worker running this job stopped responding; your credits were refunded.",
+                finished_at=now,
+                updated_at=now,
+            )
+            if won:
+                _refund(generation_id=generation_id, note="Refund: worker lost")
         if won:
             reaped += 1
-            _refund(generation_id=generation_id, note="Refund: worker lost")
             generation_discard_outputs(generation_id=generation_id)
             generation_broadcast(generation_id=generation_id, finished=True)
     if reaped:

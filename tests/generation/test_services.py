@@ -145,6 +145,77 @@ def test_reaper_fails_and_refunds_jobs_without_heartbeat(user, settings):
     assert LedgerEntry.objects.filter(kind="refund", reference=f"generation:{lost.pk}").count() == 1
 
 
+class Crash(Exception):
+    """The worker process dying between two writes."""
+
+
+@pytest.mark.parametrize("end", ["fail", "cancel", "reap"])
+def test_an_end_state_and_its_refund_are_written_together(user, settings, monkeypatch, end):
+    """A job is never seen failed or canceled without its refund: when the refund cannot be
+    written, the status change is rolled back with it, and a later try ends and refunds once."""
+    settings.GENERATION_HEARTBEAT_TIMEOUT = 60
+    generation = create_t2v(user)
+    if end != "cancel":
+        services.generation_mark_running(generation_id=generation.pk, worker="w")
+        Generation.objects.filter(pk=generation.pk).update(
+            heartbeat_at=timezone.now() - timezone.timedelta(seconds=120)
+        )
+    start_status = Generation.objects.get(pk=generation.pk).status
+    balance = credits_balance(user=user)
+
+    def finish():
+        if end == "fail":
+            services.generation_mark_failed(generation_id=generation.pk, error="boom")
+        elif end == "cancel":
+            services.generation_cancel(generation=Generation.objects.get(pk=generation.pk))
+        else:
+            services.generation_reap_lost()
+
+    def crash(**kwargs):
+        raise Crash
+
+    with monkeypatch.context() as patched:
+        patched.setattr(services, "credits_refund_spend", crash)
+        with pytest.raises(Crash):
+            finish()
+    assert Generation.objects.get(pk=generation.pk).status == start_status
+    assert credits_balance(user=user) == balance
+
+    finish()
+    assert Generation.objects.get(pk=generation.pk).status in ("failed", "canceled")
+    assert credits_balance(user=user) == balance + generation.cost_credits
+
+
+def test_a_success_is_never_written_without_its_library_item(user, monkeypatch):
+    from apps.content.models import ContentItem
+
+    generation = create_t2v(user)
+    services.generation_mark_running(generation_id=generation.pk, worker="w")
+    succeed = {
+        "generation_id": generation.pk,
+        "video_name": "v.mp4",
+        "thumbnail_name": "t.jpg",
+        "width": 128,
+        "height": 72,
+        "fps": 8,
+        "num_frames": 8,
+        "duration_seconds": 1.0,
+        "engine": "procedural",
+        "notes": [],
+    }
+
+    def crash(**kwargs):
+        raise Crash
+
+    with monkeypatch.context() as patched:
+        patched.setattr(services, "content_item_create_for_generation", crash)
+        with pytest.raises(Crash):
+            services.generation_mark_succeeded(**succeed)
+    assert Generation.objects.get(pk=generation.pk).status == "running"
+    assert services.generation_mark_succeeded(**succeed) is True
+    assert ContentItem.objects.filter(generation_id=generation.pk).count() == 1
+
+
 def test_short_balance_writes_nothing(user, settings):
     settings.UPLOAD_MAX_BYTES = 10 * 1024 * 1024
     LedgerEntry.objects.all().delete()
