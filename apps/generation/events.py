@@ -145,6 +145,7 @@ class _Publisher:
 
 
 _publisher = _Publisher()
+_failing = threading.Event()  # the last publish failed (and that was logged)
 
 
 def _messages(generation: Generation, event: dict) -> list[tuple[str, dict]]:
@@ -196,9 +197,6 @@ def send_events(items: Iterable[tuple[Generation, dict]]) -> None:
         if _failing.is_set():
             _failing.clear()
             logger.warning("Live events are published again")
-
-
-_failing = threading.Event()  # the last publish failed (and that was logged)
 
 
 def send_event(*, generation: Generation, event: dict) -> None:

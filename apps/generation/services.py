@@ -310,43 +310,44 @@ def generation_mark_succeeded(
     return won
 
 
-def generation_mark_failed(*, generation_id, error: str, reason: str = "failed") -> bool:
-    """queued|running → failed, and the spend refunded exactly once, in one transaction."""
+def _end_refunded(*, rows, generation_id, note: str, **values) -> bool:
+    """End a job (failed or canceled) and refund it, in one transaction: a process that dies
+    in between leaves the job as it was, never ended without its refund. `rows` holds the job
+    only while this move is allowed. Then its outputs go and its subscribers hear the end."""
+    values.setdefault("updated_at", timezone.now())
     with transaction.atomic():
-        won = _transition(
-            generation_id=generation_id,
-            from_statuses=[Status.QUEUED, Status.RUNNING],
-            status=Status.FAILED,
-            stage="failed",
-            error=error[:2000],
-            finished_at=timezone.now(),
-        )
+        won = rows.filter(pk=generation_id).update(**values) == 1
         if won:
-            _refund(
-                generation_id=generation_id, note=f"Refund: generation {reason} — {error[:200]}"
-            )
+            _refund(generation_id=generation_id, note=note)
     if won:
         generation_discard_outputs(generation_id=generation_id)
         generation_broadcast(generation_id=generation_id, finished=True)
     return won
+
+
+def generation_mark_failed(*, generation_id, error: str, reason: str = "failed") -> bool:
+    """queued|running → failed, and the spend refunded exactly once."""
+    return _end_refunded(
+        rows=Generation.objects.filter(status__in=[Status.QUEUED, Status.RUNNING]),
+        generation_id=generation_id,
+        note=f"Refund: generation {reason} — {error[:200]}",
+        status=Status.FAILED,
+        stage="failed",
+        error=error[:2000],
+        finished_at=timezone.now(),
+    )
 
 
 def generation_mark_canceled(*, generation_id, from_statuses=(Status.RUNNING,)) -> bool:
-    """→ canceled, and the spend refunded exactly once, in one transaction."""
-    with transaction.atomic():
-        won = _transition(
-            generation_id=generation_id,
-            from_statuses=list(from_statuses),
-            status=Status.CANCELED,
-            stage="canceled",
-            finished_at=timezone.now(),
-        )
-        if won:
-            _refund(generation_id=generation_id, note="Refund: generation canceled")
-    if won:
-        generation_discard_outputs(generation_id=generation_id)
-        generation_broadcast(generation_id=generation_id, finished=True)
-    return won
+    """→ canceled, and the spend refunded exactly once."""
+    return _end_refunded(
+        rows=Generation.objects.filter(status__in=list(from_statuses)),
+        generation_id=generation_id,
+        note="Refund: generation canceled",
+        status=Status.CANCELED,
+        stage="canceled",
+        finished_at=timezone.now(),
+    )
 
 
 def generation_cancel(*, generation: Generation) -> Generation:
@@ -393,20 +394,16 @@ def generation_reap_lost(*, now=None) -> int:
     lost = list(stale.values_list("pk", flat=True))
     reaped = 0
     for generation_id in lost:
-        with transaction.atomic():
-            won = stale.filter(pk=generation_id).update(
-                status=Status.FAILED,
-                stage="failed",
-                error="The worker running this job stopped responding; your credits were refunded.",
-                finished_at=now,
-                updated_at=now,
-            )
-            if won:
-                _refund(generation_id=generation_id, note="Refund: worker lost")
-        if won:
-            reaped += 1
-            generation_discard_outputs(generation_id=generation_id)
-            generation_broadcast(generation_id=generation_id, finished=True)
+        reaped += _end_refunded(
+            rows=stale,
+            generation_id=generation_id,
+            note="Refund: worker lost",
+            status=Status.FAILED,
+            stage="failed",
+            error="The worker running this job stopped responding; your credits were refunded.",
+            finished_at=now,
+            updated_at=now,
+        )
     if reaped:
         logger.warning("Reaped %d lost generation(s)", reaped)
     return reaped

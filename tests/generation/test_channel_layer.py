@@ -166,7 +166,6 @@ def test_a_redis_outage_is_one_warning_and_its_end_resyncs_the_channels(caplog):
     caplog.set_level(logging.WARNING)
     port, prefix = free_port(), f"asgi-test-{uuid.uuid4().hex}:"
     loop = asyncio.new_event_loop()
-    layer = channel = None
     try:
         with redis_server(port) as url:
             layer = RedisChannelLayer(hosts=[url], prefix=prefix)

@@ -149,6 +149,10 @@ class Crash(Exception):
     """The worker process dying between two writes."""
 
 
+def crash(**kwargs):
+    raise Crash
+
+
 @pytest.mark.parametrize("end", ["fail", "cancel", "reap"])
 def test_an_end_state_and_its_refund_are_written_together(user, settings, monkeypatch, end):
     """A job is never seen failed or canceled without its refund: when the refund cannot be
@@ -170,9 +174,6 @@ def test_an_end_state_and_its_refund_are_written_together(user, settings, monkey
             services.generation_cancel(generation=Generation.objects.get(pk=generation.pk))
         else:
             services.generation_reap_lost()
-
-    def crash(**kwargs):
-        raise Crash
 
     with monkeypatch.context() as patched:
         patched.setattr(services, "credits_refund_spend", crash)
@@ -203,9 +204,6 @@ def test_a_success_is_never_written_without_its_library_item(user, monkeypatch):
         "engine": "procedural",
         "notes": [],
     }
-
-    def crash(**kwargs):
-        raise Crash
 
     with monkeypatch.context() as patched:
         patched.setattr(services, "content_item_create_for_generation", crash)
