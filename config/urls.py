@@ -37,5 +37,5 @@ urlpatterns = [
     path("", include("apps.web.urls")),
 ]
 
-handler404 = "apps.web.views.page_not_found"
-handler500 = "apps.web.views.server_error"
+handler404 = "apps.web.views.pages.page_not_found"
+handler500 = "apps.web.views.pages.server_error"

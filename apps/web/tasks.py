@@ -8,7 +8,7 @@ from pathlib import Path
 from celery import shared_task
 from django.conf import settings
 
-from .views import EXTEND_DIR
+from .views.extend import EXTEND_DIR
 
 
 def extend_frames_cleanup(*, max_age_seconds: float | None = None) -> int:

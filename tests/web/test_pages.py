@@ -12,7 +12,8 @@ from apps.billing.selectors import credits_balance
 from apps.billing.services import credits_adjust
 from apps.generation import services
 from apps.generation.models import Generation
-from apps.web import views
+from apps.web.views import jobs as job_views
+from apps.web.views import pages as page_views
 from tests.factories import UserFactory
 from tests.images import png_bytes, upload
 
@@ -250,14 +251,14 @@ def test_short_credits_re_render_the_form_and_charge_nothing(signed_in, user, st
 
 def test_jobs_page_lists_own_generations_newest_first_and_paginates(signed_in, user, other_user):
     create_text_job(other_user)
-    made = [create_text_job(user) for _ in range(views.JOBS_PER_PAGE + 1)]
+    made = [create_text_job(user) for _ in range(job_views.JOBS_PER_PAGE + 1)]
 
     first = signed_in.get("/jobs/")
     second = signed_in.get("/jobs/?page=2")
 
     links = re.findall(r'href="/jobs/([0-9a-f-]{36})/"', first.content.decode())
     assert first.status_code == 200
-    assert links == [str(g.pk) for g in reversed(made)][: views.JOBS_PER_PAGE]
+    assert links == [str(g.pk) for g in reversed(made)][: job_views.JOBS_PER_PAGE]
     assert "chip--queued" in first.content.decode()
     assert re.findall(r'href="/jobs/([0-9a-f-]{36})/"', second.content.decode()) == [
         str(made[0].pk)
@@ -422,7 +423,7 @@ def test_server_error_page_renders_without_touching_the_database(django_assert_n
     request = RequestFactory().get("/")
 
     with django_assert_num_queries(0):
-        response = views.server_error(request)
+        response = page_views.server_error(request)
 
     assert response.status_code == 500
     assert "Something went wrong" in response.content.decode()
