@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Start the whole platform on this machine in the foreground: web (daphne), worker and beat
-# (and a private Redis when none answers at REDIS_URL), all under honcho; Ctrl-C stops them all.
-# `make run` calls this after installing the venv.
+# Start the whole platform on this machine in the foreground: web (daphne), worker and beat, and
+# this checkout's own redis-server (unless REDIS_URL is set), all under honcho; Ctrl-C stops them
+# all and ends with "stopped" (exit status 0). `make run` calls this after installing the venv.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/lib.sh
@@ -12,7 +12,11 @@ PORT=$(setting PORT 8000)
 export PORT
 mkdir -p var
 
-redis_cmd=$(scripts/ensure_redis.sh --procfile-line)
+# Three lines: the REDIS_URL for every process, a redis-server command for honcho (or nothing),
+# and what the banner says about it.
+{ read -r REDIS_URL; read -r redis_cmd; read -r redis_note; } < <(scripts/ensure_redis.sh --run)
+[ -n "$REDIS_URL" ] || die "no Redis (see above)"
+export REDIS_URL
 
 python manage.py migrate --noinput
 python manage.py collectstatic --noinput -v 0
@@ -25,13 +29,37 @@ if [ -n "$redis_cmd" ]; then
   { cat Procfile; echo "redis: $redis_cmd"; } >"$procfile"
 fi
 
+engines="procedural (CPU)"
+if python -c 'import torch, diffusers' 2>/dev/null; then
+  engines="procedural, and diffusers where a model is configured (GENERATION_ENGINE, SVD_MODEL, ZEROSCOPE_MODEL)"
+fi
+
 cat <<BANNER
 
   AI Lounge is running at http://127.0.0.1:$PORT/ — sign in as demo / demo (or sign up)
   API docs: http://127.0.0.1:$PORT/api/docs/
+  $redis_note
+  Engines: $engines
   Press Ctrl-C to stop everything.
 
 BANNER
 
+# Ctrl-C (SIGINT to the whole process group) reaches honcho, which stops every process; this
+# script waits for it and ends with one line and status 0, so make says no "Error 130". A SIGTERM
+# sent to this script alone is passed on to honcho.
+interrupted=
+trap 'interrupted=1' INT
+trap 'interrupted=1; kill -TERM "$honcho" 2>/dev/null || true' TERM
 # -e /dev/null: Django reads .env itself; PORT is passed explicitly so the environment wins over .env.
-exec honcho start -f "$procfile" -e /dev/null -p "$PORT"
+honcho start -f "$procfile" -e /dev/null -p "$PORT" &
+honcho=$!
+while :; do
+  status=0
+  wait "$honcho" || status=$?
+  kill -0 "$honcho" 2>/dev/null || break
+done
+if [ -n "$interrupted" ] || [ "$status" = 130 ] || [ "$status" = 143 ]; then
+  echo "AI Lounge stopped."
+  exit 0
+fi
+exit "$status"
