@@ -2,6 +2,10 @@
 
 Every error the API returns is `{"detail": "...", "code": "..."}`; validation errors add the
 field errors beside them. Domain code raises `ApplicationError` subclasses and never imports DRF.
+
+A `ServiceUnavailable` (503: a feature this server has not configured, such as Stripe) is an
+expected answer: it is logged once at WARNING, where Django would log any 5xx at ERROR. Every
+other 5xx still reaches Django's ERROR log.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.log import log_response
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
 from rest_framework.response import Response
@@ -62,7 +67,20 @@ def first_message(data: Any) -> str:
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, ApplicationError):
         body = {"detail": exc.message, "code": exc.code, **exc.extra}
-        return Response(body, status=exc.status_code)
+        response = Response(body, status=exc.status_code)
+        request = getattr(context.get("request"), "_request", None)  # the HttpRequest
+        if isinstance(exc, ServiceUnavailable) and request is not None:
+            # Marks the response `_has_been_logged`, so Django's own ERROR line is skipped.
+            log_response(
+                "%s (%s): %s",
+                response.status_text,
+                exc.code,
+                request.path,
+                response=response,
+                request=request,
+                level="warning",
+            )
+        return response
     if isinstance(exc, DjangoValidationError):
         exc = drf_exceptions.ValidationError(as_serializer_error(exc))
     if isinstance(exc, Http404):

@@ -8,7 +8,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
-env.read_env(str(BASE_DIR / ".env"), overwrite=False)
+# .env is optional (every setting has a default): read it only when there is one, so a checkout
+# without it starts without django-environ's "not found" warning.
+if (BASE_DIR / ".env").is_file():
+    env.read_env(str(BASE_DIR / ".env"), overwrite=False)
 
 # --- core -------------------------------------------------------------------------------------
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
@@ -27,6 +30,7 @@ DJANGO_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.sites",
+    "django.contrib.sitemaps",
 ]
 THIRD_PARTY_APPS = [
     "rest_framework",
@@ -235,7 +239,7 @@ STORYBOARD_NARRATION_MAX_SECONDS = env.float("STORYBOARD_NARRATION_MAX_SECONDS",
 
 # --- content ----------------------------------------------------------------------------------
 # Words and phrases refused in prompts, negative prompts, persona text and titles, before anything
-# is charged (apps.content.services.prompt_screen). Matched as whole words, case-insensitively.
+# is charged (apps.core.screening.prompt_screen). Matched as whole words, case-insensitively.
 # Set CONTENT_BLOCKLIST to a comma-separated list to replace the defaults.
 CONTENT_BLOCKLIST = env.list(
     "CONTENT_BLOCKLIST",
