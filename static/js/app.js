@@ -275,8 +275,20 @@
     return n + " " + word + (n === 1 ? "" : "s");
   }
 
-  /* The Generate button says the price: "Generate · 12 credits (balance 40)". */
-  function paintQuote(form, credits, problem) {
+  function engineLabels() {
+    var node = document.getElementById("engine-labels");
+    if (!node) return {};
+    try {
+      return JSON.parse(node.textContent) || {};
+    } catch (e) {
+      return {};
+    }
+  }
+
+  /* The Generate button says the price and the engine that will run it:
+     "Generate · 12 credits · procedural engine (CPU)". `engine` is the quote's; without one
+     (an error) the button keeps the engine it showed. */
+  function paintQuote(form, credits, problem, engine) {
     var area = form.querySelector("[data-submit-area]");
     if (!area) return;
     var balance = parseInt(area.getAttribute("data-balance"), 10) || 0;
@@ -285,10 +297,13 @@
     var line = area.querySelector("[data-quote]");
     var short = typeof credits === "number" && credits > balance;
     if (button) {
+      if (engine) button.setAttribute("data-engine", engine);
+      var shown = button.getAttribute("data-engine");
+      var label = shown ? engineLabels()[shown] || shown + " engine" : "";
       button.textContent =
-        typeof credits === "number"
-          ? "Generate · " + plural(credits, "credit") + " (balance " + balance + ")"
-          : "Generate (balance " + balance + ")";
+        "Generate" +
+        (typeof credits === "number" ? " · " + plural(credits, "credit") : "") +
+        (label ? " · " + label : "");
       button.disabled = short;
       if (typeof credits === "number") button.setAttribute("data-credits", String(credits));
       else button.removeAttribute("data-credits");
@@ -299,7 +314,11 @@
       else if (short) {
         line.textContent =
           "Not enough credits: this video costs " + credits + ", you have " + balance + ".";
-      } else line.textContent = "The price follows your settings; it is what you will be charged.";
+      } else {
+        line.textContent =
+          "The price follows your settings; it is what you will be charged. You have " +
+          plural(balance, "credit") + ".";
+      }
       line.classList.toggle("quote--short", short || !!problem);
     }
   }
@@ -325,7 +344,7 @@
         })
         .then(function (result) {
           if (ticket !== latest) return;
-          if (result.ok) paintQuote(form, result.body.credits, null);
+          if (result.ok) paintQuote(form, result.body.credits, null, result.body.engine);
           else paintQuote(form, null, result.body.detail || "Check the options.");
           form.setAttribute("data-quote-state", "ready");
         })

@@ -449,7 +449,7 @@
         .then(function (result) {
           if (ticket !== quoteTicket) return;
           if (result.ok) {
-            AILounge.paintQuote(form, result.body.credits, null);
+            AILounge.paintQuote(form, result.body.credits, null, result.body.engine);
             if (source() === "story") {
               var line = form.querySelector("[data-quote]");
               if (line && !line.classList.contains("quote--short")) {

@@ -101,7 +101,9 @@ def test_create_page_offers_both_kinds_with_the_inputs_the_api_takes(signed_in):
     # bounds come from the API's params serializers
     assert re.search(r'name="num_frames"[^>]*min="2" max="120"', html)
     assert re.search(
-        r"Generate · <span data-quote-value>1</span> credit \(balance 50\)</button>", html
+        r"Generate · <span data-quote-value>1</span> credit · "
+        r"<span data-engine-label>procedural engine \(CPU\)</span></button>",
+        html,
     )
 
 
@@ -354,7 +356,7 @@ def test_home_page_has_meta_tags_and_a_sign_up_call(client):
     assert meta(response, "property", "og:url") == "http://testserver/"
     assert meta(response, "property", "og:description")
     assert meta(response, "name", "description")
-    assert meta(response, "name", "twitter:card") == "summary"
+    assert meta(response, "name", "twitter:card") == "summary_large_image"
     assert 'name="viewport"' in html and '<meta charset="utf-8">' in html
     assert 'href="/accounts/signup/"' in html
     assert "https://" not in html  # no external resources

@@ -55,18 +55,23 @@ def meta(html: str, attr: str, name: str) -> str | None:
 # --- create -------------------------------------------------------------------------------------
 
 
-def test_create_page_button_says_the_price_and_the_balance(signed_in):
+def test_create_page_button_says_the_price_and_the_engine(signed_in):
     html = signed_in.get("/create/").content.decode()
 
     buttons = re.findall(r"<button type=\"submit\"[^>]*data-generate[^>]*>(.*?)</button>", html)
     assert len(buttons) == 3  # Image → Video, Text → Video, Storyboard
     for label in buttons[:2]:
         assert re.fullmatch(
-            r"Generate · <span data-quote-value>1</span> credit \(balance 50\)", label
+            r"Generate · <span data-quote-value>1</span> credit · "
+            r"<span data-engine-label>procedural engine \(CPU\)</span>",
+            label,
         )
     assert re.fullmatch(
-        r"Generate · <span data-quote-value>\d+</span> credits? \(balance 50\)", buttons[2]
+        r"Generate · <span data-quote-value>\d+</span> credits? · "
+        r"<span data-engine-label>procedural engine \(CPU\)</span>",
+        buttons[2],
     )
+    assert html.count("You have 50 credits.") == 3
     assert "data-generate disabled" not in html
     assert html.count('role="tab"') == 3
 

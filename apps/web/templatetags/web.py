@@ -17,6 +17,15 @@ KIND_LABELS = {
     "storyboard": "Storyboard",
 }
 
+# What a visitor reads for the engine that will run (or ran) a video. "auto" is the quote's
+# answer for a storyboard whose scenes run on different engines.
+ENGINE_LABELS = {
+    "procedural": "procedural engine (CPU)",
+    "svd": "Stable Video Diffusion (GPU)",
+    "zeroscope": "Zeroscope (GPU)",
+    "auto": "mixed engines",
+}
+
 
 @register.filter
 def media_url(generation, name: str) -> str:
@@ -29,6 +38,11 @@ def media_url(generation, name: str) -> str:
 @register.filter
 def kind_label(kind: str) -> str:
     return KIND_LABELS.get(kind, kind.replace("_", " "))
+
+
+@register.filter
+def engine_label(engine: str) -> str:
+    return ENGINE_LABELS.get(engine, f"{engine} engine" if engine else "")
 
 
 @register.filter

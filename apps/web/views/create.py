@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from apps.billing.selectors import credits_balance
 from apps.core.exceptions import ApplicationError, first_message
+from apps.generation.engines import engine_choose
 from apps.generation.exceptions import IdempotencyKeyReused
 from apps.generation.models import Generation
 from apps.generation.serializers import (
@@ -37,6 +38,7 @@ from apps.generation.storyboards import (
 from apps.personas.selectors import persona_list
 
 from ..forms import FORMS, PARAM_NAMES
+from ..templatetags.web import ENGINE_LABELS
 from .common import owned_generation, reusable_params
 from .extend import extend_name_for
 
@@ -71,15 +73,17 @@ TRANSITION_LABELS = {
 SCENE_IMAGE_FIELD = re.compile(r"scene_image_\d{1,2}")
 
 
-def _quote(kind: str, params: dict) -> int | None:
-    """What a request with these parameters costs (the same function as the charge)."""
+def _quote(kind: str, params: dict) -> tuple[str, int | None]:
+    """The engine that would run a request with these parameters, and what it costs (the same
+    function as the charge): (engine, credits), credits None when the parameters are invalid."""
+    engine = engine_choose(kind=kind, requested="auto")
     serializer = PARAMS_SERIALIZERS[kind](data=params)
     if not serializer.is_valid():
-        return None
+        return engine, None
     try:
-        return generation_quote(kind=kind, engine="auto", params=dict(serializer.validated_data))[1]
+        return generation_quote(kind=kind, engine="auto", params=dict(serializer.validated_data))
     except ApplicationError:
-        return None
+        return engine, None
 
 
 def _reuse_initial(generation: Generation) -> dict:
@@ -169,15 +173,19 @@ def _storyboard_submit(request) -> tuple[Generation | None, str, int]:
 def _storyboard_context(*, personas=(), persona: str = "") -> dict:
     """The editor's choices and the price of its starting draft (one 3 s scene)."""
     try:
-        quote = storyboard_quote(scenes=[{"prompt": "scene", "duration": 3.0}]).total
+        plan = storyboard_quote(scenes=[{"prompt": "scene", "duration": 3.0}])
     except ApplicationError:
-        quote = None
+        quote, engine = None, engine_choose(kind=Generation.Kind.TEXT_TO_VIDEO, requested="auto")
+    else:
+        engines = {scene.engine for scene in plan.scenes}
+        quote, engine = plan.total, engines.pop() if len(engines) == 1 else "auto"
     return {
         "transitions": [(name, TRANSITION_LABELS.get(name, name)) for name in TRANSITIONS],
         "qualities": [(name, QUALITY_LABELS.get(name, name)) for name in QUALITIES],
         "quality_fps": QUALITY_FPS,
         "max_scenes": MAX_SCENES,
         "quote": quote,
+        "engine": engine,
         "personas": list(personas),
         "persona": persona if persona in {str(p.pk) for p in personas} else "",
     }
@@ -267,18 +275,20 @@ def create(request):
     if reuse_image or extend_name or (chosen_persona and chosen_persona.reference_image):
         image_form.fields["image"].widget.attrs.pop("required", None)
 
-    quotes = {}
+    quotes, engines = {}, {}
     for kind in forms:
         params = {}
         if kind == active and reused is not None and reused.kind == kind:
             params = reusable_params(reused)
             params.pop("seed", None)
-        quotes[kind] = _quote(kind, params)
+        engines[kind], quotes[kind] = _quote(kind, params)
     context = {
         "active_kind": active,
         "image_form": image_form,
         "text_form": forms[Generation.Kind.TEXT_TO_VIDEO],
         "quotes": quotes,
+        "engines": engines,
+        "engine_labels": ENGINE_LABELS,
         "balance": credits_balance(user=request.user),
         "persona_meta": _persona_meta(personas),
         "reused": reused,

@@ -11,6 +11,8 @@ from django.views.decorators.http import require_safe
 
 from apps.billing.selectors import credit_packs_active
 from apps.content.selectors import content_public_list
+from apps.generation.engines import engine_choose
+from apps.generation.models import Generation
 
 SHOWCASE_SIZE = 8
 
@@ -22,6 +24,11 @@ def home(request):
         "free_credits": settings.FREE_CREDITS,
         "showcase": showcase,
         "packs": credit_packs_active(),
+        # What this server really runs for each kind, so the copy promises nothing else.
+        "engines": {
+            kind: engine_choose(kind=kind, requested="auto")
+            for kind in (Generation.Kind.IMAGE_TO_VIDEO, Generation.Kind.TEXT_TO_VIDEO)
+        },
     }
     first_poster = next((item for item in showcase if item.generation.thumbnail), None)
     if first_poster is not None:
