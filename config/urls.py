@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.accounts.apis import MeApi, TokenObtainApi
 from apps.generation.apis import GenerationMediaApi, GenerationSceneMediaApi
+from apps.web.views.seo import robots_txt, sitemap_xml
 
 api_v1 = [
     path("auth/token/", TokenObtainApi.as_view(), name="api-token"),
@@ -15,6 +16,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("robots.txt", robots_txt, name="robots"),
+    path("sitemap.xml", sitemap_xml, name="sitemap"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -3,11 +3,14 @@
 
 Views may pass `page_title` / `page_description` themselves; those win over the defaults here,
 which also cover pages rendered by allauth's views (sign in, sign up, sign out).
+`default_og_image` is the static social card, the og:image/twitter:image of every page that has
+no picture of its own (an absolute URL: link previews fetch it from elsewhere).
 """
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.templatetags.static import static
 
 from apps.billing.selectors import credits_balance
 
@@ -15,6 +18,8 @@ DEFAULT_DESCRIPTION = (
     "AI Lounge turns a picture or a prompt into a short video: upload an image or describe a "
     "scene, watch the progress live, and download a browser-ready MP4."
 )
+
+SOCIAL_CARD = "img/social-card.png"  # 1200x630
 
 # view name -> (title, description)
 PAGES = {
@@ -47,6 +52,7 @@ def site(request) -> dict:
         "SITE_NAME": settings.SITE_NAME,
         "page_title": title,
         "page_description": description,
+        "default_og_image": request.build_absolute_uri(static(SOCIAL_CARD)),
     }
     if user is not None and user.is_authenticated:
         context["credits_balance"] = credits_balance(user=user)
