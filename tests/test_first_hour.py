@@ -159,7 +159,9 @@ def test_make_run_answers_runs_the_readme_example_and_stops_quietly_on_ctrl_c(ch
                 make.wait(timeout=10)
     output = log.read_text()
 
-    assert make.returncode == 0, output[-4000:]
+    # run.sh ends with status 0; make itself then dies of the same SIGINT, as it does on Ctrl-C in
+    # a terminal, which prints nothing for that (unlike a recipe that failed: "Error 130").
+    assert make.returncode in (0, -signal.SIGINT), output[-4000:]
     assert output.rstrip().endswith("AI Lounge stopped."), output[-2000:]
     assert "Error 130" not in output and "make: ***" not in output
     assert ENV_NOT_FOUND not in output
