@@ -41,6 +41,11 @@ PAGES = {
     "account_reset_password_from_key_done": ("Password changed", "Your password is changed."),
     "account_change_password": ("Change your password", "Change your AI Lounge password."),
     "account_email": ("Email addresses", "Manage the email addresses on your account."),
+    "account_set_password": ("Set a password", "Set a password for your AI Lounge account."),
+    "account_inactive": ("Account inactive", "This account is inactive."),
+    "account_reauthenticate": ("Confirm it is you", "Enter your password to continue."),
+    "account_email_verification_sent": ("Verify your email", "A confirmation link is on its way."),
+    "account_confirm_email": ("Confirm your email", "Confirm the email address of your account."),
 }
 
 
