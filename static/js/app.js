@@ -524,9 +524,25 @@
     thumb.replaceChildren(img);
   }
 
+  /* The job page once its job ended: the tab title says "Video", not "Making", and the
+     "queued"/"started" banner from the redirect goes (the page itself now says how it ended). */
+  function finishPage(el) {
+    if (!el.hasAttribute("data-title-progress")) return; // a card in a list, not the job page
+    baseTitle = baseTitle.replace(/^Making: /, "Video: ");
+    titlePrefix = document.hidden ? titlePrefix : "";
+    paintTitle();
+    var box = document.querySelector(".messages");
+    if (!box) return;
+    box.querySelectorAll('[data-message-level="success"]').forEach(function (node) {
+      node.remove();
+    });
+    if (!box.children.length) box.remove();
+  }
+
   function finish(el, data) {
     if (el.hasAttribute("data-finished")) return;
     el.setAttribute("data-finished", "");
+    finishPage(el);
     el.removeAttribute("data-generation-active");
     var progress = el.querySelector("[data-progress]");
     if (progress) progress.hidden = true;
@@ -658,7 +674,33 @@
 
   /* --- start ------------------------------------------------------------------------------ */
 
+  /* --- the menu button (narrow screens) ----------------------------------------------------
+     Without JavaScript the button stays hidden and the links wrap under the brand; with it,
+     narrow screens fold the links behind the button (aria-expanded tells which). */
+  function initNav(nav) {
+    var toggle = nav.querySelector("[data-nav-toggle]");
+    var links = document.getElementById(toggle && toggle.getAttribute("aria-controls"));
+    if (!toggle || !links) return;
+    function setOpen(open) {
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      nav.classList.toggle("nav--open", open);
+    }
+    toggle.hidden = false;
+    nav.classList.add("nav--js");
+    setOpen(false);
+    toggle.addEventListener("click", function () {
+      setOpen(toggle.getAttribute("aria-expanded") !== "true");
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && toggle.getAttribute("aria-expanded") === "true") {
+        setOpen(false);
+        toggle.focus();
+      }
+    });
+  }
+
   function init() {
+    document.querySelectorAll("[data-nav]").forEach(initNav);
     document.querySelectorAll("[data-tabs]").forEach(initTabs);
     document.querySelectorAll("[data-counter-for]").forEach(initCounter);
     document.querySelectorAll('.field--range input[type="range"]').forEach(initRange);
