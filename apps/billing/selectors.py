@@ -1,4 +1,4 @@
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet, Sum
 
 from .models import CreditAccount, CreditPack, LedgerEntry, Purchase
 
@@ -11,6 +11,17 @@ def credits_balance(*, user) -> int:
 def credits_account(*, user) -> CreditAccount:
     """The user's account (unsaved and empty if it does not exist yet): balance and debt."""
     return CreditAccount.objects.filter(user=user).first() or CreditAccount(user=user)
+
+
+def credits_net_charge(*, reference: str, part_prefix: str = "") -> int:
+    """What a user has paid, net, for one thing bought under `reference`: its spends less its
+    refunds, counting also every entry whose reference starts with `part_prefix` (the parts of
+    a job charged and refunded on their own, e.g. a storyboard's scenes). Never negative."""
+    match = Q(reference=reference)
+    if part_prefix:
+        match |= Q(reference__startswith=part_prefix)
+    total = LedgerEntry.objects.filter(match).aggregate(total=Sum("amount"))["total"] or 0
+    return max(0, -total)
 
 
 def ledger_list(*, user) -> QuerySet[LedgerEntry]:

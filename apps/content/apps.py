@@ -5,3 +5,6 @@ class ContentConfig(AppConfig):
     name = "apps.content"
     label = "content"
     verbose_name = "Content and moderation"
+
+    def ready(self) -> None:
+        from . import receivers  # noqa: F401  (connects the signal receivers)

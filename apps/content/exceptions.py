@@ -1,11 +1,6 @@
 from apps.core.exceptions import ApplicationError, Conflict
 
 
-class PromptBlocked(ApplicationError):
-    status_code = 400
-    default_code = "prompt_blocked"
-
-
 class PublishingSuspended(ApplicationError):
     status_code = 403
     default_code = "publishing_suspended"

@@ -1,15 +1,11 @@
 """Writes to the content library: items for finished generations, publishing, reports,
-moderation (approve, reject, refund, suspend) and the blocklist screen run before any charge.
+moderation (approve, reject, refund, suspend).
 
 Every moderation decision writes a ModerationAction row in the same transaction as the change
 it records, so the log cannot miss one.
 """
 
 from __future__ import annotations
-
-import functools
-import re
-import unicodedata
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -19,14 +15,15 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.billing.models import LedgerEntry
+from apps.billing.selectors import credits_net_charge
 from apps.billing.services import credits_refund_spend, ledger_apply
 from apps.core.exceptions import ApplicationError, Conflict
+from apps.core.screening import prompt_screen
 
 from .exceptions import (
     AlreadyRefunded,
     AlreadyReported,
     InvalidModeration,
-    PromptBlocked,
     PublishingSuspended,
 )
 from .models import ContentItem, ModerationAction, Report
@@ -35,39 +32,6 @@ Visibility = ContentItem.Visibility
 Status = ContentItem.ModerationStatus
 Action = ModerationAction.Action
 TITLE_MAX = ContentItem._meta.get_field("title").max_length
-
-
-# --- screening --------------------------------------------------------------------------------
-
-
-def _normalise(text: str) -> str:
-    """Case-folded words separated by single spaces: punctuation and spacing tricks fall away."""
-    return " ".join(re.findall(r"\w+", unicodedata.normalize("NFKC", text).casefold()))
-
-
-@functools.lru_cache(maxsize=8)
-def _blocklist_pattern(blocklist: tuple[str, ...]) -> re.Pattern | None:
-    phrases = sorted({p for p in (_normalise(w) for w in blocklist) if p}, key=len, reverse=True)
-    if not phrases:
-        return None
-    return re.compile(r"(?<!\w)(" + "|".join(re.escape(p) for p in phrases) + r")(?!\w)")
-
-
-def prompt_screen(*, text: str) -> None:
-    """Refuse text that contains a phrase of settings.CONTENT_BLOCKLIST (whole words, any case).
-
-    Called before anything is priced or charged: generation prompts, negative prompts, persona
-    text and titles. Raises PromptBlocked (HTTP 400, code `prompt_blocked`).
-    """
-    if not text:
-        return
-    pattern = _blocklist_pattern(tuple(settings.CONTENT_BLOCKLIST))
-    match = pattern.search(_normalise(text)) if pattern else None
-    if match:
-        raise PromptBlocked(
-            f'This request contains a blocked phrase ("{match.group(1)}") and was refused; '
-            "nothing was charged. See the content rules."
-        )
 
 
 # --- items ------------------------------------------------------------------------------------
@@ -217,9 +181,9 @@ def content_refund(*, item: ContentItem, actor, reason: str) -> LedgerEntry:
         if generation.kind == "storyboard":
             # What the owner still pays: its parts may have been refunded and retried on their
             # own references, so the charge at create is not what is owed back.
-            from apps.generation.storyboards import storyboard_net_charge
-
-            owed = storyboard_net_charge(generation_id=generation.pk)
+            owed = credits_net_charge(
+                reference=generation.spend_reference, part_prefix=generation.part_reference_prefix
+            )
             entry = ledger_apply(
                 user=generation.user,
                 kind=LedgerEntry.Kind.REFUND,

@@ -125,6 +125,12 @@ class Generation(models.Model):
     def spend_reference(self) -> str:
         return f"generation:{self.id}"
 
+    @property
+    def part_reference_prefix(self) -> str:
+        """The start of the ledger references of a storyboard's parts, each charged and refunded
+        on its own: `storyboard:<id>:scene:<i>[:retry:<n>]`, `storyboard:<id>:assembly`."""
+        return f"storyboard:{self.id}:"
+
 
 def _scene_image_path(instance, filename: str) -> str:
     return f"uploads/{instance.generation.user_id}/{uuid.uuid4().hex}.png"

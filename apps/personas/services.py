@@ -1,6 +1,6 @@
 """Writes to personas, and the "character from image" draft.
 
-Persona text goes through the content blocklist (apps.content.services.prompt_screen) before it
+Persona text goes through the content blocklist (apps.core.screening.prompt_screen) before it
 is stored, since it is woven into every prompt that uses the persona.
 """
 
@@ -14,8 +14,8 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from PIL import Image
 
-from apps.content.services import prompt_screen
 from apps.core.exceptions import ApplicationError
+from apps.core.screening import prompt_screen
 from apps.core.uploads import image_ingest
 
 from . import gemini_api

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from apps.content.exceptions import PromptBlocked
 from apps.content.models import ContentItem
-from apps.content.services import content_item_create_for_generation, prompt_screen
+from apps.content.services import content_item_create_for_generation
+from apps.core.screening import PromptBlocked, prompt_screen
 from apps.generation import services as generation_services
 from tests.content.conftest import finish_generation
 

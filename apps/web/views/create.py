@@ -30,11 +30,8 @@ from apps.generation.services import (
     generation_create,
     generation_quote,
 )
-from apps.generation.storyboards import (
-    MAX_SCENES,
-    storyboard_create,
-    storyboard_quote,
-)
+from apps.generation.storyboards.planning import MAX_SCENES, storyboard_quote
+from apps.generation.storyboards.services import storyboard_create
 from apps.personas.selectors import persona_list
 
 from ..forms import FORMS, PARAM_NAMES

@@ -33,10 +33,7 @@ from apps.generation.services import (
     generation_create,
     generation_mark_canceled,
 )
-from apps.generation.storyboards import (
-    storyboard_retry,
-    storyboard_scene_retry,
-)
+from apps.generation.storyboards.services import storyboard_retry, storyboard_scene_retry
 
 from ..forms import FORMS
 from ..templatetags.web import kind_label
