@@ -11,3 +11,5 @@ app = Celery("ai_lounge")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = (Queue("default"), Queue("cpu"), Queue("gpu"))
 app.autodiscover_tasks()
+# Storyboards are a package inside apps.generation, with their own tasks module.
+app.autodiscover_tasks(["apps.generation.storyboards"])

@@ -27,12 +27,9 @@ from .serializers import (
     StoryboardQuoteInputSerializer,
 )
 from .services import generation_cancel, generation_create, generation_quote
-from .storyboards import (
-    storyboard_create,
-    storyboard_quote,
-    storyboard_retry,
-    storyboard_scene_retry,
-)
+from .storyboards.planning import storyboard_quote
+from .storyboards.selectors import storyboard_scene_clip
+from .storyboards.services import storyboard_create, storyboard_retry, storyboard_scene_retry
 
 
 class GenerationListCreateApi(ListAPIView):
@@ -196,8 +193,8 @@ class GenerationSceneMediaApi(APIView):
         if not request.user.is_authenticated:
             raise Http404
         generation = generation_get(user=request.user, generation_id=pk)
-        scene = generation.scenes.filter(index=int(index)).first()
-        if scene is None or not scene.video:
+        scene = storyboard_scene_clip(generation=generation, index=int(index))
+        if scene is None:
             raise Http404
         path = Path(settings.MEDIA_ROOT) / scene.video.name
         if not path.is_file():

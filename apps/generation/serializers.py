@@ -12,8 +12,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.personas.models import Persona
-
 from .models import Generation, StoryboardScene
 from .selectors import (
     generation_eta_seconds,
@@ -194,7 +192,10 @@ class GenerationCreateInputSerializer(StrictSerializer):
         if value is None:
             return None
         user = self.context["request"].user
-        persona = Persona.objects.filter(user=user, pk=value).first()
+        # The persona app sits above this one (it uses the params serializers): reach its model
+        # through the foreign key rather than by importing it.
+        persona_model = Generation._meta.get_field("persona").related_model
+        persona = persona_model.objects.filter(user=user, pk=value).first()
         if persona is None:
             raise serializers.ValidationError("No such persona.")
         return persona

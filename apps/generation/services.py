@@ -1,5 +1,9 @@
 """Writes to generations: create (with the charge), the state machine, cancel, reaping.
 
+Below this module: the ledger side of a job (charges), its files (outputs), the screen run on
+its text (apps.core.screening), and the Celery tasks it sends by name (dispatch). Above it: the
+tasks, the storyboards package and the API and page views; none of them is imported here.
+
 Every state change is a conditional UPDATE (`WHERE status IN (...)`) whose row count says
 whether this caller won the transition; only the winner refunds or enqueues, so a task
 delivered twice, a cancel racing a finish, or a reaper racing a late worker cannot act twice.
@@ -11,10 +15,8 @@ import hashlib
 import json
 import logging
 import secrets
-import shutil
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -24,14 +26,18 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from apps.billing.pricing import price_generation
-from apps.billing.services import credits_refund_spend, credits_spend
-from apps.content.services import content_item_create_for_generation, prompt_screen
+from apps.billing.services import credits_spend
+from apps.core.screening import prompt_screen
 from apps.core.uploads import image_ingest
 
+from .charges import generation_refund
+from .dispatch import GENERATION_RUN, task_send
 from .engines import engine_choose, engine_model, engine_queue
 from .events import generation_broadcast
 from .exceptions import GenerationNotCancelable, IdempotencyKeyReused, InvalidGenerationInput
 from .models import Generation, StoryboardScene
+from .outputs import generation_discard_outputs
+from .signals import generation_succeeded
 
 logger = logging.getLogger(__name__)
 Status = Generation.Status
@@ -214,10 +220,8 @@ def _idempotent_replay(*, user, key: str, fingerprint: str) -> Generation | None
 
 
 def generation_enqueue(*, generation: Generation) -> None:
-    from .tasks import generation_run
-
     try:
-        generation_run.apply_async(args=[str(generation.pk)], queue=generation.queue)
+        task_send(GENERATION_RUN, str(generation.pk), queue=generation.queue)
     except Exception:
         logger.exception("Could not enqueue generation %s", generation.pk)
         generation_mark_failed(
@@ -284,7 +288,7 @@ def generation_mark_succeeded(
     notes: list[str],
 ) -> bool:
     now = timezone.now()
-    with transaction.atomic():  # never succeeded without its library item
+    with transaction.atomic():  # never succeeded without what its receivers write (library)
         won = _transition(
             generation_id=generation_id,
             from_statuses=[Status.RUNNING],
@@ -304,7 +308,9 @@ def generation_mark_succeeded(
             heartbeat_at=now,
         )
         if won:
-            content_item_create_for_generation(generation=Generation.objects.get(pk=generation_id))
+            generation_succeeded.send(
+                sender=Generation, generation=Generation.objects.get(pk=generation_id)
+            )
     if won:
         generation_broadcast(generation_id=generation_id, finished=True)
     return won
@@ -318,7 +324,7 @@ def _end_refunded(*, rows, generation_id, note: str, **values) -> bool:
     with transaction.atomic():
         won = rows.filter(pk=generation_id).update(**values) == 1
         if won:
-            _refund(generation_id=generation_id, note=note)
+            generation_refund(generation_id=generation_id, note=note)
     if won:
         generation_discard_outputs(generation_id=generation_id)
         generation_broadcast(generation_id=generation_id, finished=True)
@@ -407,31 +413,3 @@ def generation_reap_lost(*, now=None) -> int:
     if reaped:
         logger.warning("Reaped %d lost generation(s)", reaped)
     return reaped
-
-
-def _is_storyboard(generation_id) -> bool:
-    return Generation.objects.filter(pk=generation_id, kind=Generation.Kind.STORYBOARD).exists()
-
-
-def _refund(*, generation_id, note: str) -> None:
-    if _is_storyboard(generation_id):
-        # Only the parts that produced nothing: each scene and the assembly on its own.
-        from .storyboards import storyboard_refund_unproduced
-
-        storyboard_refund_unproduced(generation_id=generation_id, note=note)
-        return
-    credits_refund_spend(spend_reference=f"generation:{generation_id}", note=note)
-
-
-def generation_output_dir(*, generation_id) -> Path:
-    return Path(settings.MEDIA_ROOT) / "generations" / str(generation_id)
-
-
-def generation_discard_outputs(*, generation_id) -> None:
-    out_dir = generation_output_dir(generation_id=generation_id)
-    if _is_storyboard(generation_id):
-        from .storyboards import storyboard_discard_outputs
-
-        storyboard_discard_outputs(generation_id=generation_id, out_dir=out_dir)
-        return
-    shutil.rmtree(out_dir, ignore_errors=True)

@@ -7,7 +7,7 @@ from django.utils import timezone
 from apps.billing.models import LedgerEntry
 from apps.billing.selectors import credits_balance
 from apps.core.exceptions import ApplicationError, ServiceUnavailable
-from apps.generation import services
+from apps.generation import charges, services
 from apps.generation.engines import engine_choose
 from apps.generation.models import Generation
 from tests.images import png_bytes, upload
@@ -176,7 +176,7 @@ def test_an_end_state_and_its_refund_are_written_together(user, settings, monkey
             services.generation_reap_lost()
 
     with monkeypatch.context() as patched:
-        patched.setattr(services, "credits_refund_spend", crash)
+        patched.setattr(charges, "credits_refund_spend", crash)
         with pytest.raises(Crash):
             finish()
     assert Generation.objects.get(pk=generation.pk).status == start_status
@@ -188,6 +188,7 @@ def test_an_end_state_and_its_refund_are_written_together(user, settings, monkey
 
 
 def test_a_success_is_never_written_without_its_library_item(user, monkeypatch):
+    from apps.content import receivers
     from apps.content.models import ContentItem
 
     generation = create_t2v(user)
@@ -206,7 +207,7 @@ def test_a_success_is_never_written_without_its_library_item(user, monkeypatch):
     }
 
     with monkeypatch.context() as patched:
-        patched.setattr(services, "content_item_create_for_generation", crash)
+        patched.setattr(receivers, "content_item_create_for_generation", crash)
         with pytest.raises(Crash):
             services.generation_mark_succeeded(**succeed)
     assert Generation.objects.get(pk=generation.pk).status == "running"

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from apps.generation import storyboards
 from apps.generation.models import Generation, StoryboardScene
-from apps.generation.tasks import storyboard_assemble, storyboard_scene_run
+from apps.generation.storyboards import running as storyboards
+from apps.generation.storyboards.tasks import storyboard_assemble, storyboard_scene_run
 from tests.images import png_bytes, upload
 from tests.workers.storyboard.media_files import write_tone
 

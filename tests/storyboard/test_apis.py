@@ -12,8 +12,9 @@ from django.conf import settings
 from apps.billing.models import LedgerEntry
 from apps.billing.pricing import ASSEMBLY_PRICE
 from apps.billing.selectors import credits_balance
-from apps.generation import storyboards
 from apps.generation.models import Generation, StoryboardScene
+from apps.generation.storyboards import planning
+from apps.generation.storyboards import services as storyboards
 from tests.images import png_bytes, upload
 from tests.storyboard.conftest import (
     SMALL,
@@ -333,7 +334,7 @@ def test_diffusion_scenes_are_priced_each_as_their_own_generation(settings):
     from apps.billing.pricing import price_generation
 
     settings.ZEROSCOPE_MODEL = "some/model"
-    plan = storyboards.storyboard_plan(
+    plan = planning.storyboard_plan(
         scenes=[
             {"prompt": "a", "duration": 3.0, "params": {"num_frames": 24}},
             {"prompt": "b", "duration": 1.0, "engine": "procedural"},

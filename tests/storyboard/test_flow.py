@@ -15,9 +15,9 @@ from apps.billing.models import LedgerEntry
 from apps.billing.pricing import ASSEMBLY_PRICE
 from apps.billing.selectors import credits_balance
 from apps.billing.services import credits_spend
+from apps.generation.charges import storyboard_refund_unproduced
 from apps.generation.models import Generation, StoryboardScene
 from apps.generation.services import generation_mark_failed, generation_reap_lost
-from apps.generation.storyboards import storyboard_refund_unproduced
 from tests.storyboard.conftest import (
     SMALL,
     multipart,

@@ -17,8 +17,8 @@ from apps.billing.models import LedgerEntry
 from apps.billing.selectors import credits_balance
 from apps.billing.services import credits_adjust
 from apps.content.models import ContentItem
-from apps.generation import storyboards
 from apps.generation.models import Generation, StoryboardScene
+from apps.generation.storyboards import running as storyboards
 from apps.personas.models import Persona
 from tests.content.conftest import make_item
 from tests.images import png_bytes, upload
@@ -241,7 +241,7 @@ def test_a_failed_scene_has_a_retry_button_that_charges_that_scene(signed_in, us
 def test_a_failed_assembly_is_retried_from_the_job_page_for_free(
     signed_in, user, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from apps.generation.tasks import storyboard_assemble
+    from apps.generation.storyboards.tasks import storyboard_assemble
 
     sent = []
     monkeypatch.setattr(storyboard_assemble, "apply_async", lambda args, queue: sent.append(args))

@@ -1,0 +1,233 @@
+"""A storyboard on its way: enqueue its scenes (in parallel, or one after another when
+chained), move each scene through its states, then send the one assembly task. The tasks call
+these; these send the tasks by name (apps.generation.dispatch), so the imports run one way."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ..dispatch import STORYBOARD_ASSEMBLE, STORYBOARD_SCENE, task_send
+from ..engines import engine_queue
+from ..events import generation_broadcast
+from ..models import Generation, StoryboardScene
+from ..services import (
+    ASSEMBLY_QUEUED,
+    generation_mark_failed,
+)
+
+logger = logging.getLogger(__name__)
+
+
+Status = Generation.Status
+
+
+SceneStatus = StoryboardScene.Status
+
+
+SCENE_MAX_ATTEMPTS = 2  # a failing scene is run once more before the storyboard fails
+
+
+ASSEMBLING = "assembling"
+
+
+def _scene_enqueue(scene: StoryboardScene) -> None:
+    task_send(STORYBOARD_SCENE, str(scene.pk), queue=engine_queue(scene.engine))
+
+
+def storyboard_enqueue(*, generation_id) -> None:
+    """Send the scenes that can start now: all of them, or with `chain` the next one."""
+    generation = Generation.objects.filter(pk=generation_id).first()
+    if generation is None or generation.is_finished:
+        return
+    scenes = list(generation.scenes.all())
+    if generation.params.get("chain"):
+        pending = [s for s in scenes if s.status != SceneStatus.SUCCEEDED]
+        ready = pending[:1] if pending and pending[0].status == SceneStatus.QUEUED else []
+    else:
+        ready = [s for s in scenes if s.status == SceneStatus.QUEUED]
+    try:
+        for scene in ready:
+            _scene_enqueue(scene)
+        if not [s for s in scenes if s.status != SceneStatus.SUCCEEDED]:
+            storyboard_assembly_enqueue(generation_id=generation_id)
+    except Exception:
+        logger.exception("Could not enqueue storyboard %s", generation_id)
+        generation_mark_failed(
+            generation_id=generation_id,
+            error="The job queue is unavailable; your credits were refunded. Try again shortly.",
+        )
+        return
+    generation_broadcast(generation_id=generation_id)
+
+
+def storyboard_scene_mark_running(*, scene_id, worker: str) -> StoryboardScene | None:
+    """queued → running for the scene (and the storyboard, when it is its first). None: skip."""
+    scene = StoryboardScene.objects.select_related("generation").filter(pk=scene_id).first()
+    if scene is None:
+        return None
+    now = timezone.now()
+    count = scene.generation.params.get("scene_count") or 1
+    stage = f"scene {scene.index + 1} of {count}"
+    started = Generation.objects.filter(pk=scene.generation_id, status=Status.QUEUED).update(
+        status=Status.RUNNING,
+        stage=stage,
+        started_at=now,
+        heartbeat_at=now,
+        worker=worker[:255],
+        attempts=F("attempts") + 1,
+        updated_at=now,
+    )
+    if not Generation.objects.filter(pk=scene.generation_id, status=Status.RUNNING).exists():
+        StoryboardScene.objects.filter(pk=scene_id, status=SceneStatus.QUEUED).update(
+            status=SceneStatus.CANCELED, finished_at=now, updated_at=now
+        )
+        return None
+    won = StoryboardScene.objects.filter(pk=scene_id, status=SceneStatus.QUEUED).update(
+        status=SceneStatus.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        progress=0.0,
+        worker=worker[:255],
+        attempts=F("attempts") + 1,
+        updated_at=now,
+    )
+    if not won:
+        return None
+    if not started:
+        Generation.objects.filter(pk=scene.generation_id, status=Status.RUNNING).update(
+            stage=stage, heartbeat_at=now, updated_at=now
+        )
+    scene.refresh_from_db()
+    generation_broadcast(generation_id=scene.generation_id)
+    return scene
+
+
+def storyboard_scene_heartbeat(*, scene_id, generation_id) -> bool:
+    now = timezone.now()
+    StoryboardScene.objects.filter(pk=scene_id, status=SceneStatus.RUNNING).update(heartbeat_at=now)
+    return (
+        Generation.objects.filter(pk=generation_id, status=Status.RUNNING).update(heartbeat_at=now)
+        == 1
+    )
+
+
+def storyboard_scene_mark_succeeded(*, scene_id, video_name: str, notes=()) -> bool:
+    """The scene's clip is there; its ``notes`` (e.g. an engine fallback) go on the storyboard."""
+    now = timezone.now()
+    with transaction.atomic():
+        won = (
+            StoryboardScene.objects.filter(pk=scene_id, status=SceneStatus.RUNNING).update(
+                status=SceneStatus.SUCCEEDED,
+                video=video_name,
+                progress=1.0,
+                error="",
+                finished_at=now,
+                updated_at=now,
+            )
+            == 1
+        )
+        if won and notes:
+            generation_id = StoryboardScene.objects.values_list("generation_id", flat=True).get(
+                pk=scene_id
+            )
+            parent = Generation.objects.select_for_update().get(pk=generation_id)
+            Generation.objects.filter(pk=generation_id).update(
+                notes=[*parent.notes, *(n for n in notes if n not in parent.notes)]
+            )
+    if won:
+        scene = StoryboardScene.objects.get(pk=scene_id)
+        storyboard_advance(generation_id=scene.generation_id)
+    return won
+
+
+def storyboard_scene_mark_failed(*, scene_id, error: str) -> str:
+    """A scene failed: run it once more, or fail the storyboard. Returns what happened."""
+    scene = StoryboardScene.objects.filter(pk=scene_id).first()
+    if scene is None:
+        return "gone"
+    now = timezone.now()
+    if scene.attempts < SCENE_MAX_ATTEMPTS:
+        again = StoryboardScene.objects.filter(pk=scene_id, status=SceneStatus.RUNNING).update(
+            status=SceneStatus.QUEUED, error=error[:2000], progress=0.0, updated_at=now
+        )
+        if again:
+            logger.warning("Scene %s failed (%s); running it once more", scene_id, error)
+            try:
+                _scene_enqueue(scene)
+                return "retrying"
+            except Exception:
+                logger.exception("Could not enqueue the retry of scene %s", scene_id)
+                StoryboardScene.objects.filter(pk=scene_id, status=SceneStatus.QUEUED).update(
+                    status=SceneStatus.RUNNING
+                )
+    won = StoryboardScene.objects.filter(
+        pk=scene_id, status__in=[SceneStatus.RUNNING, SceneStatus.QUEUED]
+    ).update(status=SceneStatus.FAILED, error=error[:2000], finished_at=now, updated_at=now)
+    if won:
+        generation_mark_failed(
+            generation_id=scene.generation_id,
+            error=f"Scene {scene.index + 1} failed: {error}",
+            reason=f"scene {scene.index + 1} failed",
+        )
+    return "failed"
+
+
+def storyboard_scene_mark_canceled(*, scene_id) -> bool:
+    now = timezone.now()
+    return (
+        StoryboardScene.objects.filter(
+            pk=scene_id, status__in=[SceneStatus.QUEUED, SceneStatus.RUNNING]
+        ).update(status=SceneStatus.CANCELED, finished_at=now, updated_at=now)
+        == 1
+    )
+
+
+def storyboard_advance(*, generation_id) -> None:
+    """After a scene: send the next chained scene, or the assembly once every clip is there."""
+    generation = Generation.objects.filter(pk=generation_id, status=Status.RUNNING).first()
+    if generation is None:
+        return
+    scenes = list(generation.scenes.all())
+    pending = [s for s in scenes if s.status != SceneStatus.SUCCEEDED]
+    if not pending:
+        storyboard_assembly_enqueue(generation_id=generation_id)
+    elif generation.params.get("chain") and pending[0].status == SceneStatus.QUEUED:
+        _scene_enqueue(pending[0])
+
+
+def storyboard_assembly_enqueue(*, generation_id) -> bool:
+    """Send the assembly once: the stage moves to "assembly queued" for one caller only."""
+    now = timezone.now()
+    won = (
+        Generation.objects.filter(pk=generation_id, status=Status.RUNNING)
+        .exclude(stage__in=[ASSEMBLY_QUEUED, ASSEMBLING])
+        .update(stage=ASSEMBLY_QUEUED, heartbeat_at=now, updated_at=now)
+    )
+    if won:
+        task_send(STORYBOARD_ASSEMBLE, str(generation_id), queue="cpu")
+        generation_broadcast(generation_id=generation_id)
+    return bool(won)
+
+
+def storyboard_assembly_mark_running(*, generation_id, worker: str) -> Generation | None:
+    now = timezone.now()
+    won = Generation.objects.filter(
+        pk=generation_id, status=Status.RUNNING, stage=ASSEMBLY_QUEUED
+    ).update(stage=ASSEMBLING, heartbeat_at=now, worker=worker[:255], updated_at=now)
+    if not won:
+        return None
+    generation_broadcast(generation_id=generation_id)
+    return Generation.objects.get(pk=generation_id)
+
+
+def storyboard_set_subtitles(*, generation_id, subtitles_name: str) -> bool:
+    return (
+        Generation.objects.filter(pk=generation_id, status=Status.RUNNING).update(
+            subtitles=subtitles_name
+        )
+        == 1
+    )
