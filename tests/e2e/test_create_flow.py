@@ -68,7 +68,7 @@ def test_sign_up_create_from_prompt_and_play_the_video(page, updates):
     page.locator("#text_to_video-num_frames").fill("16")
     page.locator("#text_to_video-size").select_option("320x192")
     generate = page.locator("#panel-text_to_video [data-generate]")
-    expect(generate).to_have_text("Generate · 1 credit (balance 50)")
+    expect(generate).to_have_text("Generate · 1 credit · procedural engine (CPU)")
     shoot(page, "create")
     generate.click()
 
@@ -79,6 +79,8 @@ def test_sign_up_create_from_prompt_and_play_the_video(page, updates):
     expect(job.locator('[data-field="status"]')).to_have_text("Queued")
     expect(page.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "0")
     expect(page.get_by_role("button", name="Cancel")).to_be_visible()
+    expect(page.locator(".messages")).to_contain_text("Your video is queued")
+    expect(page).to_have_title(re.compile(r"^Making: neon rain"))
     shoot(page, "job-queued")
     page.evaluate("window.__sameDocument = true")
 
@@ -93,6 +95,9 @@ def test_sign_up_create_from_prompt_and_play_the_video(page, updates):
     expect(page.get_by_role("status").filter(has_text="Your video is ready.")).to_be_visible()
     expect(page.get_by_role("progressbar")).to_be_hidden()
     expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
+    # The redirect's "queued" banner and the "Making" title do not outlive the job.
+    expect(page.locator(".messages")).to_have_count(0)
+    expect(page).to_have_title(re.compile(r"^Video: neon rain"))
     expect(page.get_by_role("link", name="Download MP4")).to_have_attribute(
         "href", re.compile(f"/media/generations/{generation_id}/video$")
     )

@@ -117,8 +117,9 @@ def quote(page, kind: str, **params) -> int:
     return response.json()["credits"]
 
 
-def label(credits: int, balance: int = 50) -> str:
-    return f"Generate · {credits} credit{'s' if credits != 1 else ''} (balance {balance})"
+def label(credits: int, engine: str = "Zeroscope (GPU)") -> str:
+    """The Generate button before the click: the price and the engine that will run."""
+    return f"Generate · {credits} credit{'s' if credits != 1 else ''} · {engine}"
 
 
 # --- create ------------------------------------------------------------------------------------
@@ -181,11 +182,22 @@ def test_the_price_label_follows_the_settings_and_equals_the_quote(priced_page):
     # The image tab prices SVD: motion does not change it, frames do.
     page.get_by_role("tab", name="Image → Video").click()
     image_button = generate_button(page, "image_to_video")
-    expect(image_button).to_have_text(label(quote(page, "image_to_video")))
+    svd = "Stable Video Diffusion (GPU)"
+    expect(image_button).to_have_text(label(quote(page, "image_to_video"), svd))
     page.locator("#image_to_video-num_frames").fill("14")
     expect(image_button).to_have_text(
-        label(quote(page, "image_to_video", num_frames=14, width=1024, height=576))
+        label(quote(page, "image_to_video", num_frames=14, width=1024, height=576), svd)
     )
+
+    # The engine on the button is the quote's: a quote naming another engine relabels it.
+    page.route(
+        "**/api/v1/generations/quote/**",
+        lambda route: route.fulfill(json={"credits": 3, "engine": "procedural"}),
+    )
+    page.locator("#image_to_video-num_frames").fill("16")
+    expect(image_button).to_have_text(label(3, "procedural engine (CPU)"))
+    expect(image_button).to_have_attribute("data-engine", "procedural")
+    page.unroute("**/api/v1/generations/quote/**")
 
 
 def test_seed_dice_lock_and_the_prompt_counter(page):
