@@ -34,9 +34,10 @@ run: install-run ## start web, worker, beat and a private Redis on http://127.0.
 test: install-dev ## ruff check, ruff format --check, pytest (extra args: PYTEST_ARGS='-k x')
 	@scripts/test.sh
 
-lint: install-dev ## ruff check and format check
+lint: install-dev ## ruff check, format check and the import contracts (lint-imports)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: install-dev ## ruff format and autofix
 	$(VENV)/bin/ruff format .
