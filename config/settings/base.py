@@ -1,6 +1,8 @@
 """Settings shared by every environment; values come from the environment (django-environ)."""
 
+import hashlib
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import environ
 
@@ -205,10 +207,45 @@ EXTEND_FRAME_MAX_AGE = env.int("EXTEND_FRAME_MAX_AGE", default=24 * 3600)
 CHANNEL_LAYER_BACKEND = env(
     "CHANNEL_LAYER_BACKEND", default="apps.generation.channel_layer.RedisChannelLayer"
 )
+
+
+def install_prefix(*, database: dict, redis_url: str) -> str:
+    """This install's namespace in Redis: a short hash of its database and its Redis database.
+
+    Redis pub/sub ignores database numbers, so two installs on one Redis server (staging and
+    production, two checkouts) would hear each other's live events under one prefix. Web and
+    workers of one install see the same DATABASES and REDIS_URL, so they derive the same prefix,
+    and it stays the same across restarts.
+    """
+    url = urlsplit(redis_url)
+    db = parse_qs(url.query).get("db", ["0"])[0]
+    if url.scheme == "unix":
+        where = url.path
+    else:
+        where = f"{url.hostname or 'localhost'}:{url.port or 6379}"
+        db = url.path.strip("/") or db
+    identity = (
+        "|".join(str(database.get(key) or "") for key in ("ENGINE", "NAME", "HOST", "PORT"))
+        + f"|{where}/{db}"
+    )
+    return f"ailounge-{hashlib.sha256(identity.encode()).hexdigest()[:12]}:"
+
+
+# The channel layer's prefix, which the ETA keys, cancel flags and worker registry share
+# (apps.generation.eta.key_prefix): unique per install unless set.
+CHANNEL_LAYER_PREFIX = env(
+    "CHANNEL_LAYER_PREFIX",
+    default=install_prefix(database=DATABASES["default"], redis_url=REDIS_URL),
+)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": CHANNEL_LAYER_BACKEND,
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+        "CONFIG": {
+            "hosts": [REDIS_URL],
+            "prefix": CHANNEL_LAYER_PREFIX,
+            "capacity": 1000,
+            "expiry": 30,
+        },
     }
 }
 

@@ -28,10 +28,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     **CELERY_BROKER_TRANSPORT_OPTIONS,
     "global_keyprefix": f"test-{TEST_RUN_ID}:",
 }
+# A prefix per test run; processes started with TEST_INSTALL_PREFIX=true play an install
+# instead (tests/integration/test_installs.py): the default prefix, derived as base.py does.
+CHANNEL_LAYER_PREFIX = f"asgi-test-{TEST_RUN_ID}:"
+if env.bool("TEST_INSTALL_PREFIX", default=False):
+    CHANNEL_LAYER_PREFIX = install_prefix(database=DATABASES["default"], redis_url=REDIS_URL)  # noqa: F405
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": CHANNEL_LAYER_BACKEND,
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"asgi-test-{TEST_RUN_ID}:"},
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_LAYER_PREFIX},
     }
 }
 FREE_CREDITS = env.int("FREE_CREDITS", default=50)
