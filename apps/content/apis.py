@@ -6,9 +6,6 @@ not change, answers 404 (never 403), staff moderation included for non-staff cal
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from django.conf import settings
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -18,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.exceptions import NotFound
-from apps.core.http import ranged_file_response
+from apps.core.storage import media_exists, media_response
 
 from .models import ContentItem
 from .selectors import (
@@ -108,17 +105,16 @@ class ContentMediaApi(APIView):
         except NotFound:
             raise Http404
         field = getattr(item.generation, name)
-        path = Path(settings.MEDIA_ROOT) / field.name if field else None
-        if path is None or not path.is_file():
+        if not field or not media_exists(field.name):
             raise Http404
         # Thumbnails may be JPEG or WebP: the file name tells.
         content_type = "video/mp4" if name == "video" else None
-        response = ranged_file_response(request, str(path), content_type=content_type)
-        if item.is_shared:
-            # Short: a video that is hidden or removed stops being served from caches soon.
-            response["Cache-Control"] = "public, max-age=300"
-        else:
-            response["Cache-Control"] = "private, max-age=60"
+        # Short when shared: a video that is hidden or removed stops being served from caches
+        # soon. (A redirect to a signed URL is never cached.)
+        cache_control = "public, max-age=300" if item.is_shared else "private, max-age=60"
+        response = media_response(
+            request, field.name, content_type=content_type, cache_control=cache_control
+        )
         if item.visibility != ContentItem.Visibility.PUBLIC or not item.is_shared:
             response["X-Robots-Tag"] = "noindex"
         return response

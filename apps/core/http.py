@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import mimetypes
-import os
 import re
+from typing import IO
 
 from django.http import FileResponse, HttpRequest, HttpResponse
 
@@ -14,8 +13,8 @@ RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 class _RangeFile:
     """A file object limited to [start, start+length) so FileResponse streams only the range."""
 
-    def __init__(self, path: str, start: int, length: int):
-        self._fh = open(path, "rb")  # noqa: SIM115 - closed by FileResponse
+    def __init__(self, fh: IO[bytes], start: int, length: int):
+        self._fh = fh  # closed by FileResponse, through close()
         self._fh.seek(start)
         self._left = length
 
@@ -31,11 +30,17 @@ class _RangeFile:
         self._fh.close()
 
 
-def ranged_file_response(
-    request: HttpRequest, path: str, *, content_type: str | None = None, filename: str | None = None
+def ranged_response(
+    request: HttpRequest,
+    fh: IO[bytes],
+    *,
+    size: int,
+    content_type: str | None = None,
+    filename: str | None = None,
 ) -> HttpResponse:
-    size = os.path.getsize(path)
-    content_type = content_type or mimetypes.guess_type(path)[0] or "application/octet-stream"
+    """Stream the open, seekable file `fh` of `size` bytes: all of it, or the one byte range the
+    request's Range header asks for (206, or 416 when it lies outside the file)."""
+    content_type = content_type or "application/octet-stream"
     header = request.headers.get("Range", "")
     match = RANGE_RE.match(header.strip()) if header else None
     if match and (match.group(1) or match.group(2)):
@@ -47,17 +52,18 @@ def ranged_file_response(
             start = max(size - int(last), 0)
             end = size - 1
         if start >= size or start > end:
+            fh.close()
             response = HttpResponse(status=416)
             response["Content-Range"] = f"bytes */{size}"
             return response
         length = end - start + 1
         response = FileResponse(
-            _RangeFile(path, start, length), status=206, content_type=content_type
+            _RangeFile(fh, start, length), status=206, content_type=content_type
         )
         response["Content-Length"] = str(length)
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
     else:
-        response = FileResponse(open(path, "rb"), content_type=content_type)  # noqa: SIM115
+        response = FileResponse(fh, content_type=content_type)
         response["Content-Length"] = str(size)
     response["Accept-Ranges"] = "bytes"
     if filename:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from django.conf import settings
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -14,7 +11,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.http import ranged_file_response
+from apps.core.storage import media_exists, media_response
 
 from .models import Generation
 from .selectors import generation_get, generation_list
@@ -177,10 +174,9 @@ class GenerationMediaApi(APIView):
             raise Http404
         generation = generation_get(user=request.user, generation_id=pk)
         field = getattr(generation, name)
-        path = Path(settings.MEDIA_ROOT) / field.name if field else None
-        if path is None or not path.is_file():
+        if not field or not media_exists(field.name):
             raise Http404
-        return _media_response(request, path, MEDIA_TYPES[name])
+        return _media_response(request, field.name, MEDIA_TYPES[name])
 
 
 class GenerationSceneMediaApi(APIView):
@@ -196,14 +192,14 @@ class GenerationSceneMediaApi(APIView):
         scene = storyboard_scene_clip(generation=generation, index=int(index))
         if scene is None:
             raise Http404
-        path = Path(settings.MEDIA_ROOT) / scene.video.name
-        if not path.is_file():
+        if not media_exists(scene.video.name):
             raise Http404
-        return _media_response(request, path, "video/mp4")
+        return _media_response(request, scene.video.name, "video/mp4")
 
 
-def _media_response(request, path: Path, content_type: str):
-    response = ranged_file_response(request, str(path), content_type=content_type)
+def _media_response(request, name: str, content_type: str):
+    response = media_response(
+        request, name, content_type=content_type, cache_control="private, max-age=3600"
+    )
     response["X-Robots-Tag"] = "noindex"
-    response["Cache-Control"] = "private, max-age=3600"
     return response

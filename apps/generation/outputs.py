@@ -1,26 +1,39 @@
-"""Where a job's files live, and their removal when the job ends without its video."""
+"""Where a job's files are stored (names under `generations/<id>/`, through the storage API),
+and their removal when the job ends without its video."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from django.conf import settings
+from apps.core.storage import (
+    media_delete,
+    media_delete_prefix,
+    media_listdir,
+    media_prune_empty,
+    media_upload,
+)
 
 from .models import Generation, StoryboardScene
 
 
-def generation_output_dir(*, generation_id) -> Path:
-    return Path(settings.MEDIA_ROOT) / "generations" / str(generation_id)
+def generation_output_prefix(*, generation_id) -> str:
+    return f"generations/{generation_id}"
+
+
+def generation_store_output(*, generation_id, path: str | Path, name: str) -> str:
+    """Upload a file a worker made in its scratch folder as `generations/<id>/<name>`; return
+    the stored name to keep on the row."""
+    prefix = generation_output_prefix(generation_id=generation_id)
+    return media_upload(path, name=f"{prefix}/{name}")
 
 
 def generation_discard_outputs(*, generation_id) -> None:
-    """Remove what a failed, canceled or superseded job wrote. A storyboard keeps the clips of
+    """Remove what a failed, canceled or superseded job stored. A storyboard keeps the clips of
     its finished scenes (they were paid for, are shown per scene, and a retry re-assembles from
     them); its merged outputs and the clips of unfinished scenes go."""
-    out_dir = generation_output_dir(generation_id=generation_id)
+    prefix = generation_output_prefix(generation_id=generation_id)
     if not Generation.objects.filter(pk=generation_id, kind=Generation.Kind.STORYBOARD).exists():
-        shutil.rmtree(out_dir, ignore_errors=True)
+        media_delete_prefix(prefix)
         return
     keep = {
         str(index)
@@ -28,14 +41,14 @@ def generation_discard_outputs(*, generation_id) -> None:
             generation_id=generation_id, status=StoryboardScene.Status.SUCCEEDED
         ).values_list("index", flat=True)
     }
-    if not out_dir.is_dir():
-        return
-    for entry in out_dir.iterdir():
-        if entry.name == "scenes" and entry.is_dir():
-            for scene_dir in entry.iterdir():
-                if scene_dir.name not in keep:
-                    shutil.rmtree(scene_dir, ignore_errors=True)
-        elif entry.is_dir():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
+    folders, files = media_listdir(prefix)
+    for file in files:
+        media_delete(f"{prefix}/{file}")
+    for folder in folders:
+        if folder != "scenes":
+            media_delete_prefix(f"{prefix}/{folder}")
+            continue
+        for scene in media_listdir(f"{prefix}/scenes")[0]:
+            if scene not in keep:
+                media_delete_prefix(f"{prefix}/scenes/{scene}")
+    media_prune_empty(prefix)

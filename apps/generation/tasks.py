@@ -16,8 +16,10 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
+from apps.core.storage import media_fetch, scratch_dir, scratch_remove
+
 from .dispatch import GENERATION_RUN
-from .outputs import generation_discard_outputs, generation_output_dir
+from .outputs import generation_discard_outputs, generation_store_output
 from .progress import ProgressReporter
 from .runtime import (
     JOB_TASK_OPTIONS,
@@ -50,7 +52,9 @@ def generation_run(self, generation_id: str) -> str:
     reporter = ProgressReporter(generation)
     heartbeat = Heartbeat(generation.pk, settings.GENERATION_HEARTBEAT_INTERVAL)
     heartbeat.start()
-    out_dir = generation_output_dir(generation_id=generation.pk)
+    # Inputs are fetched and outputs made in a scratch folder of this machine's own; the
+    # outputs are then stored (web and workers may not share a disk).
+    out_dir = scratch_dir(prefix=f"generation-{generation.pk}")
     try:
         notes: list[str] = []
         engine = engine_load(
@@ -60,7 +64,11 @@ def generation_run(self, generation_id: str) -> str:
             kind=generation.kind,
             prompt=generation.prompt,
             negative_prompt=generation.negative_prompt,
-            image_path=generation.input_image.path if generation.input_image else None,
+            image_path=(
+                str(media_fetch(generation.input_image.name, out_dir / "input.png"))
+                if generation.input_image
+                else None
+            ),
             params=generation.params,
             seed=generation.seed,
         )
@@ -75,6 +83,14 @@ def generation_run(self, generation_id: str) -> str:
                 exc=exc,
             )
             result = render_video(request, engine=fallback, out_dir=out_dir, progress=reporter)
+        video_name = generation_store_output(
+            generation_id=generation.pk, path=result.video_path, name="video.mp4"
+        )
+        thumbnail_name = generation_store_output(
+            generation_id=generation.pk,
+            path=result.thumbnail_path,
+            name=Path(result.thumbnail_path).name,
+        )
     except GenerationCanceled:
         generation_mark_canceled(generation_id=generation.pk)
         return "canceled"
@@ -98,12 +114,12 @@ def generation_run(self, generation_id: str) -> str:
         return "failed"
     finally:
         heartbeat.stop()
+        scratch_remove(out_dir)
 
-    media_root = Path(settings.MEDIA_ROOT)
     won = generation_mark_succeeded(
         generation_id=generation.pk,
-        video_name=str(Path(result.video_path).relative_to(media_root)),
-        thumbnail_name=str(Path(result.thumbnail_path).relative_to(media_root)),
+        video_name=video_name,
+        thumbnail_name=thumbnail_name,
         width=result.width,
         height=result.height,
         fps=result.fps,

@@ -5,8 +5,6 @@ Only the owner sees or changes a persona; another user's id answers 404.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from django.conf import settings
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
@@ -18,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
-from apps.core.http import ranged_file_response
+from apps.core.storage import media_exists, media_response
 
 from .selectors import persona_get, persona_list
 from .serializers import (
@@ -101,10 +99,13 @@ class PersonaReferenceImageApi(APIView):
         if not request.user.is_authenticated:
             raise Http404
         persona = persona_get(user=request.user, persona_id=pk)
-        path = Path(settings.MEDIA_ROOT) / persona.reference_image.name
-        if not persona.reference_image or not path.is_file():
+        if not persona.reference_image or not media_exists(persona.reference_image.name):
             raise Http404
-        response = ranged_file_response(request, str(path), content_type="image/png")
+        response = media_response(
+            request,
+            persona.reference_image.name,
+            content_type="image/png",
+            cache_control="private, max-age=300",
+        )
         response["X-Robots-Tag"] = "noindex"
-        response["Cache-Control"] = "private, max-age=300"
         return response

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
+from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
+
+from apps.core.storage import media_listdir, media_prune_empty, media_storage
 
 from .views.extend import EXTEND_DIR
 
@@ -16,26 +18,25 @@ def extend_frames_cleanup(*, max_age_seconds: float | None = None) -> int:
 
     An Extend saves a finished video's last frame for the create page; once the user has made
     the new clip (the picture is copied into the generation's own upload) or walked away, it is
-    not needed. Empty per-user folders go too.
+    not needed. Empty per-user folders go too. Works through the storage API, on either backend.
     """
     max_age = settings.EXTEND_FRAME_MAX_AGE if max_age_seconds is None else max_age_seconds
-    root = Path(settings.MEDIA_ROOT) / EXTEND_DIR
-    if not root.is_dir():
-        return 0
-    cutoff = time.time() - max_age
+    cutoff = timezone.now() - timedelta(seconds=max_age)
+    storage = media_storage()
     removed = 0
-    for folder in root.iterdir():
-        if not folder.is_dir():
-            continue
-        for picture in folder.glob("*.png"):
+    for folder in media_listdir(EXTEND_DIR)[0]:
+        prefix = f"{EXTEND_DIR}/{folder}"
+        for picture in media_listdir(prefix)[1]:
+            if not picture.endswith(".png"):
+                continue
+            name = f"{prefix}/{picture}"
             try:
-                if picture.stat().st_mtime < cutoff:
-                    picture.unlink()
+                if storage.get_modified_time(name) < cutoff:
+                    storage.delete(name)
                     removed += 1
             except FileNotFoundError:
                 continue
-        if not any(folder.iterdir()):
-            folder.rmdir()
+        media_prune_empty(prefix)
     return removed
 
 

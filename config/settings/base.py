@@ -133,8 +133,42 @@ MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 # Media is private: it is never served from MEDIA_URL by a web server, only through views that
 # check access (apps.generation.apis.GenerationMediaApi).
 MEDIA_URL = "/media/"
+# Where media is stored: every read and write goes through STORAGES["default"] (apps.core.storage).
+# local: files under MEDIA_ROOT (one machine). s3: an S3-compatible bucket (AWS, MinIO, ...), so
+# web and workers on different machines share media; MEDIA_ROOT is then only the workers'
+# scratch area (a folder per job, removed when the job ends).
+MEDIA_STORAGE = env("MEDIA_STORAGE", default="local")
+
+
+def media_storage(kind: str) -> dict:
+    if kind == "local":
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    if kind != "s3":
+        raise ValueError(f"MEDIA_STORAGE must be local or s3, not {kind!r}")
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("AWS_STORAGE_BUCKET_NAME"),
+            "endpoint_url": env("AWS_S3_ENDPOINT_URL", default=None) or None,
+            "access_key": env("AWS_ACCESS_KEY_ID", default=None) or None,
+            "secret_key": env("AWS_SECRET_ACCESS_KEY", default=None) or None,
+            "region_name": env("AWS_S3_REGION_NAME", default=None) or None,
+            # Private objects; the media views check access, then redirect to a URL signed
+            # for a few minutes (apps.core.storage.media_response).
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": env.int("AWS_QUERYSTRING_EXPIRE", default=300),
+            "signature_version": "s3v4",
+            # Path-style URLs: MinIO and other S3-compatible servers need them.
+            "addressing_style": env("AWS_S3_ADDRESSING_STYLE", default="path"),
+            # Like the local backend: an upload never replaces another file of the same name.
+            "file_overwrite": False,
+        },
+    }
+
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": media_storage(MEDIA_STORAGE),
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -7,7 +7,15 @@ Redis key prefixes) carries TEST_RUN_ID, so two test runs on one machine never c
 import os
 
 from .base import *  # noqa: F403
-from .base import CELERY_BROKER_TRANSPORT_OPTIONS, CHANNEL_LAYER_BACKEND, DATABASES, VAR_DIR, env
+from .base import (
+    CELERY_BROKER_TRANSPORT_OPTIONS,
+    CHANNEL_LAYER_BACKEND,
+    DATABASES,
+    MEDIA_STORAGE,
+    VAR_DIR,
+    env,
+    media_storage,
+)
 
 TEST_RUN_ID = env("TEST_RUN_ID", default=str(os.getpid()))
 os.environ["TEST_RUN_ID"] = TEST_RUN_ID  # inherited by the processes the tests start
@@ -19,7 +27,7 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 STATIC_ROOT = str(VAR_DIR / "test-static")
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / f"test-media-{TEST_RUN_ID}"))
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": media_storage(MEDIA_STORAGE),  # local unless a test's processes ask for s3
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/14")

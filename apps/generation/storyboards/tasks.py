@@ -7,16 +7,17 @@ move the state machine through services and import the media pipeline lazily.
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
+from apps.core.storage import media_delete, media_fetch, scratch_dir, scratch_remove
+
 from ..dispatch import STORYBOARD_ASSEMBLE, STORYBOARD_SCENE
 from ..models import Generation, StoryboardScene
-from ..outputs import generation_discard_outputs, generation_output_dir
+from ..outputs import generation_discard_outputs, generation_store_output
 from ..progress import StoryboardAssemblyReporter, StoryboardSceneReporter
 from ..runtime import JOB_TASK_OPTIONS, Heartbeat, engine_load, procedural_fallback, video_request
 from ..services import generation_mark_canceled, generation_mark_failed, generation_mark_succeeded
@@ -45,18 +46,19 @@ class SceneHeartbeat(Heartbeat):
 
 
 def _scene_start_image(scene, out_dir: Path) -> tuple[str | None, bool]:
-    """The scene's start image, and whether it is the previous scene's last frame (chained)."""
+    """The scene's start image, and whether it is the previous scene's last frame (chained),
+    fetched from storage into the scene's scratch folder `out_dir`."""
     from workers.storyboard.frames import extract_last_frame
 
     if scene.image:
-        return scene.image.path, False
+        return str(media_fetch(scene.image.name, out_dir / "image.png")), False
     if scene.kind != Generation.Kind.IMAGE_TO_VIDEO or scene.index == 0:
         return None, False
     previous = StoryboardScene.objects.get(generation_id=scene.generation_id, index=scene.index - 1)
     if not previous.video:
         raise RuntimeError(f"scene {scene.index} has no clip to chain from")
     handover = out_dir / "start.png"
-    extract_last_frame(Path(settings.MEDIA_ROOT) / previous.video.name, handover)
+    extract_last_frame(media_fetch(previous.video.name, out_dir / "previous.mp4"), handover)
     return str(handover), True
 
 
@@ -77,8 +79,9 @@ def storyboard_scene_run(self, scene_id: str) -> str:
     )
     heartbeat = SceneHeartbeat(scene, settings.GENERATION_HEARTBEAT_INTERVAL)
     heartbeat.start()
-    out_dir = generation_output_dir(generation_id=generation.pk) / "scenes" / str(scene.index)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    # Inputs (the scene's picture, or the clip before it when chained) are fetched and the clip
+    # made in a scratch folder of this machine's own, then the clip is stored.
+    out_dir = scratch_dir(prefix=f"scene-{scene.pk}")
     notes: list[str] = []
     try:
         image_path, chained = _scene_start_image(scene, out_dir)
@@ -105,6 +108,11 @@ def storyboard_scene_run(self, scene_id: str) -> str:
             if chained:
                 fallback = AnchoredEngine(fallback, image_path)
             result = render_video(request, engine=fallback, out_dir=out_dir, progress=reporter)
+        video_name = generation_store_output(
+            generation_id=generation.pk,
+            path=result.video_path,
+            name=f"scenes/{scene.index}/video.mp4",
+        )
     except GenerationCanceled:
         storyboard_scene_mark_canceled(scene_id=scene.pk)
         return "canceled"
@@ -121,10 +129,10 @@ def storyboard_scene_run(self, scene_id: str) -> str:
         return storyboard_scene_mark_failed(scene_id=scene.pk, error="an internal error.")
     finally:
         heartbeat.stop()
+        scratch_remove(out_dir)
 
-    video_name = str(Path(result.video_path).relative_to(Path(settings.MEDIA_ROOT)))
     if not storyboard_scene_mark_succeeded(scene_id=scene.pk, video_name=video_name, notes=notes):
-        shutil.rmtree(out_dir, ignore_errors=True)  # canceled meanwhile: not wanted
+        media_delete(video_name)  # canceled meanwhile: not wanted
         return "discarded"
     return "succeeded"
 
@@ -134,7 +142,8 @@ def _narration(generation: Generation, out_dir: Path) -> tuple[str | None, list[
     from workers.storyboard.audio import synthesize_speech
 
     if generation.narration_audio:
-        return str(Path(settings.MEDIA_ROOT) / generation.narration_audio.name), []
+        name = generation.narration_audio.name
+        return str(media_fetch(name, out_dir / f"narration{Path(name).suffix}")), []
     text = generation.params.get("narration_text") or ""
     if not text:
         return None, []
@@ -163,9 +172,9 @@ def storyboard_assemble(self, generation_id: str) -> str:
     reporter = StoryboardAssemblyReporter(generation)
     heartbeat = Heartbeat(generation.pk, settings.GENERATION_HEARTBEAT_INTERVAL)
     heartbeat.start()
-    media_root = Path(settings.MEDIA_ROOT)
-    out_dir = generation_output_dir(generation_id=generation.pk)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    # The scene clips (and an uploaded narration) are fetched into a scratch folder of this
+    # machine's own; the video, thumbnail and subtitles made there are then stored.
+    out_dir = scratch_dir(prefix=f"assembly-{generation.pk}")
     p = generation.params
     try:
         reporter("assembling", 0, 100)
@@ -174,7 +183,9 @@ def storyboard_assemble(self, generation_id: str) -> str:
         result = assemble_storyboard(
             clips=[
                 ClipSpec(
-                    media_root / s.video.name, transition_to_next=s.transition, duration=s.duration
+                    media_fetch(s.video.name, out_dir / "scenes" / f"{s.index}.mp4"),
+                    transition_to_next=s.transition,
+                    duration=s.duration,
                 )
                 for s in scenes
             ],
@@ -190,15 +201,22 @@ def storyboard_assemble(self, generation_id: str) -> str:
         with Image.open(first) as im:
             write_thumbnail(np.asarray(im.convert("RGB")), out_dir / "thumbnail.jpg")
         first.unlink(missing_ok=True)
+        video_name = generation_store_output(
+            generation_id=generation.pk, path=result.path, name="video.mp4"
+        )
+        thumbnail_name = generation_store_output(
+            generation_id=generation.pk, path=out_dir / "thumbnail.jpg", name="thumbnail.jpg"
+        )
         if p.get("narration_text"):
             vtt = out_dir / "subtitles.vtt"
             vtt.write_text(
                 narration_to_webvtt(p["narration_text"], duration=result.duration),
                 encoding="utf-8",
             )
-            storyboard_set_subtitles(
-                generation_id=generation.pk, subtitles_name=str(vtt.relative_to(media_root))
+            subtitles_name = generation_store_output(
+                generation_id=generation.pk, path=vtt, name="subtitles.vtt"
             )
+            storyboard_set_subtitles(generation_id=generation.pk, subtitles_name=subtitles_name)
         reporter("assembling", 100, 100)
     except GenerationCanceled:
         generation_mark_canceled(generation_id=generation.pk)
@@ -223,11 +241,12 @@ def storyboard_assemble(self, generation_id: str) -> str:
         return "failed"
     finally:
         heartbeat.stop()
+        scratch_remove(out_dir)
 
     won = generation_mark_succeeded(
         generation_id=generation.pk,
-        video_name=str(Path(result.path).relative_to(media_root)),
-        thumbnail_name=str((out_dir / "thumbnail.jpg").relative_to(media_root)),
+        video_name=video_name,
+        thumbnail_name=thumbnail_name,
         width=result.width,
         height=result.height,
         fps=result.fps,

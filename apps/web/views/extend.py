@@ -7,7 +7,6 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.base import File
@@ -17,6 +16,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
+from apps.core.storage import media_exists, media_fetch
 from apps.generation.models import Generation
 
 from .common import generation_or_404
@@ -56,8 +56,7 @@ def job_extend(request, pk):
     of the user's, and the create page opens on Image → Video with that picture chosen.
     """
     generation = generation_or_404(request, pk)
-    video = Path(settings.MEDIA_ROOT) / generation.video.name if generation.video else None
-    if generation.status != Generation.Status.SUCCEEDED or video is None or not video.is_file():
+    if generation.status != Generation.Status.SUCCEEDED or not media_exists(generation.video.name):
         messages.warning(request, "Only a finished video can be extended.")
         return redirect("web:job", pk=generation.pk)
     from workers.storyboard.frames import extract_last_frame
@@ -66,7 +65,10 @@ def job_extend(request, pk):
     with tempfile.TemporaryDirectory() as folder:
         still = Path(folder) / "last.png"
         try:
-            extract_last_frame(video, still)
+            # The video may be in an object store: read through storage into the temp folder.
+            extract_last_frame(
+                media_fetch(generation.video.name, Path(folder) / "video.mp4"), still
+            )
         except (ValueError, OSError):
             messages.warning(request, "Could not read the last frame of this video.")
             return redirect("web:job", pk=generation.pk)
