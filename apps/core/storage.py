@@ -113,13 +113,16 @@ def media_response(
     *,
     content_type: str | None = None,
     cache_control: str = "private, max-age=300",
+    redirect: bool = True,
 ) -> HttpResponse:
     """The stored file `name` for a caller whose access was checked: streamed with HTTP Range
     support (sent with `cache_control`), or, from a backend that signs URLs (S3), a 302 to a
-    short-lived signed URL that answers with `content_type` (the object store honours Range)."""
+    short-lived signed URL that answers with `content_type` (the object store honours Range).
+    `redirect=False` streams from every backend: for small files a page reads cross-origin only
+    with CORS (a <track>'s subtitles)."""
     storage = media_storage()
     content_type = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-    if getattr(storage, "querystring_auth", False):
+    if redirect and getattr(storage, "querystring_auth", False):
         url = storage.url(name, parameters={"ResponseContentType": content_type})
         response = HttpResponseRedirect(url)
         # The signed URL expires soon: the redirect must not outlive it in a cache.

@@ -176,7 +176,8 @@ class GenerationMediaApi(APIView):
         field = getattr(generation, name)
         if not field or not media_exists(field.name):
             raise Http404
-        return _media_response(request, field.name, MEDIA_TYPES[name])
+        # Subtitles are streamed even from S3: a <track> may not follow a cross-origin redirect.
+        return _media_response(request, field.name, MEDIA_TYPES[name], redirect=name != "subtitles")
 
 
 class GenerationSceneMediaApi(APIView):
@@ -197,9 +198,13 @@ class GenerationSceneMediaApi(APIView):
         return _media_response(request, scene.video.name, "video/mp4")
 
 
-def _media_response(request, name: str, content_type: str):
+def _media_response(request, name: str, content_type: str, *, redirect: bool = True):
     response = media_response(
-        request, name, content_type=content_type, cache_control="private, max-age=3600"
+        request,
+        name,
+        content_type=content_type,
+        cache_control="private, max-age=3600",
+        redirect=redirect,
     )
     response["X-Robots-Tag"] = "noindex"
     return response

@@ -109,3 +109,18 @@ def test_a_stored_name_without_its_file_is_a_404(media_backend, user, api_for):
     default_storage.delete(generation.video.name)
 
     assert api_for(user).get(f"/media/generations/{generation.pk}/video").status_code == 404
+
+
+def test_subtitles_are_streamed_by_the_web_from_either_backend(media_backend, user, api_for):
+    """A <track> may not follow a redirect to another origin, so subtitles never redirect."""
+    generation = finished_job(user)
+    name = default_storage.save(
+        f"generations/{generation.pk}/subtitles.vtt", ContentFile(b"WEBVTT\n")
+    )
+    Generation.objects.filter(pk=generation.pk).update(subtitles=name)
+
+    response = api_for(user).get(f"/media/generations/{generation.pk}/subtitles")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/vtt"
+    assert b"".join(response.streaming_content) == b"WEBVTT\n"
