@@ -12,8 +12,9 @@ How it is used.
 - running job: the reporter's own recent step time x the steps left, plus the measured `post`;
   the reporter publishes that figure (RUNNING_KEY, a few seconds' life) so a snapshot or REST
   read gets the same number, counted down by the time since it was published;
-- queued job: a list schedule over the queue's slots (as many as the queue has running jobs,
-  at least one): each slot frees when its running job's remaining time is up, each job ahead
+- queued job: a list schedule over the queue's slots (as many as its live workers offer, by the
+  fleet registry, or as it has running jobs if more, at least one): each slot frees when its
+  running job's remaining time is up (an idle one at once), each job ahead
   takes the slot that frees first for its expected time, and the job then adds its own expected
   time (`pre + steps x step + post`);
 - anything without data (no sample yet for the engine, Redis down) is None: "unknown" beats a
@@ -34,6 +35,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from . import fleet
 from .models import Generation
 
 logger = logging.getLogger(__name__)
@@ -245,12 +247,18 @@ def _queued_ahead(generation: Generation):
 
 
 def schedule(
-    *, running: Iterable[Generation], queued: Iterable[Generation], profiles: Profiles
+    *,
+    running: Iterable[Generation],
+    queued: Iterable[Generation],
+    profiles: Profiles,
+    capacity: int | None = None,
 ) -> Iterator[tuple[Generation, float | None]]:
     """(job, seconds until it finishes) for each queued job in order, by a list schedule.
 
-    Slots: one per running job (at least one), each free when its job's remaining time is up.
-    Every queued job takes the slot that frees first. Once one time is unknown, the rest are.
+    Slots: `capacity` (what the queue's workers offer; None: unknown), or one per running job
+    if there are more, at least one. A running job's slot frees when its remaining time is up,
+    the others are free now. Every queued job takes the slot that frees first. Once one time is
+    unknown, the rest are.
     """
     slots: list[float] = []
     known = True
@@ -260,8 +268,7 @@ def schedule(
             known = False
             break
         slots.append(remaining)
-    if not slots:
-        slots.append(0.0)
+    slots.extend([0.0] * (max(1, capacity or 0) - len(slots)))
     heapq.heapify(slots)
     for job in queued:
         total = expected_total(job, profiles) if known else None
@@ -293,7 +300,10 @@ def eta_seconds(generation: Generation) -> float | None:
         return None
     result = None
     for job, finish in schedule(
-        running=_running_in(generation.queue), queued=[*ahead, generation], profiles=profiles
+        running=_running_in(generation.queue),
+        queued=[*ahead, generation],
+        profiles=profiles,
+        capacity=fleet.queue_slots(generation.queue),
     ):
         if job.pk == generation.pk:
             result = finish
@@ -309,7 +319,12 @@ def queue_estimates(queue: str) -> list[tuple[Generation, int, float | None]]:
     )
     if not queued:
         return []
-    etas = schedule(running=_running_in(queue), queued=queued, profiles=Profiles())
+    etas = schedule(
+        running=_running_in(queue),
+        queued=queued,
+        profiles=Profiles(),
+        capacity=fleet.queue_slots(queue),
+    )
     return [
         (job, position, None if eta is None else round(eta, 1))
         for position, (job, eta) in enumerate(etas, start=1)
