@@ -9,7 +9,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("ai_lounge")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = (Queue("default"), Queue("cpu"), Queue("gpu"))
+app.conf.task_queues = (Queue("default"), Queue("cpu"), Queue("gpu"), Queue("maintenance"))
 app.autodiscover_tasks()
 # Storyboards are a package inside apps.generation, with their own tasks module.
 app.autodiscover_tasks(["apps.generation.storyboards"])
+# Housekeeping tasks (reaper, re-enqueue of lost messages) on the maintenance queue.
+app.autodiscover_tasks(["apps.generation"], related_name="maintenance")

@@ -197,3 +197,58 @@ def redis_server(port: int):
         yield url
     finally:
         stop_process(proc)
+
+
+@contextmanager
+def celery_beat(**env: str):
+    """A real `celery -A config beat` sending the periodic tasks (schedule file in the test
+    media folder's parent)."""
+    stamp = f"{settings.TEST_RUN_ID}-{time.time_ns()}"
+    base = Path(settings.MEDIA_ROOT).parent
+    log = base / f"beat-{stamp}.log"
+    schedule = base / f"beat-{stamp}.schedule"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [str(BIN / "celery"), "-A", "config", "beat", "-s", str(schedule), "-l", "info"],
+            cwd=ROOT,
+            env=process_env(**env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_for_log(proc, log, b"beat: Starting", timeout=60)
+        yield proc
+    finally:
+        stop_process(proc)
+        for leftover in base.glob(f"beat-{stamp}.schedule*"):
+            leftover.unlink(missing_ok=True)
+
+
+class RestartableRedis:
+    """A private, diskless redis-server that a test stops and starts again on the same port:
+    what a Redis restart without persistence does to the broker (every queue emptied)."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self._context = None
+
+    def start(self) -> None:
+        self._context = redis_server(self.port)
+        self._context.__enter__()
+
+    def stop(self) -> None:
+        if self._context is not None:
+            self._context.__exit__(None, None, None)
+            self._context = None
+
+
+@contextmanager
+def restartable_redis(port: int):
+    server = RestartableRedis(port)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -8,6 +8,8 @@ the tests) goes through the task's own `apply_async`, with its options and eager
 
 from __future__ import annotations
 
+import uuid
+
 from celery import current_app
 from celery.exceptions import NotRegistered
 
@@ -16,11 +18,19 @@ STORYBOARD_SCENE = "generation.storyboard_scene"
 STORYBOARD_ASSEMBLE = "generation.storyboard_assemble"
 
 
-def task_send(name: str, *args: str, queue: str) -> None:
-    """Send task `name` with positional `args` to `queue`; raises when the broker is down."""
+def task_send(name: str, *args: str, queue: str, task_id: str | None = None) -> None:
+    """Send task `name` with positional `args` to `queue`, under `task_id` when given (so the
+    row can say which message should run it); raises when the broker cannot take it."""
+    options = {"queue": queue}
+    if task_id:
+        options["task_id"] = task_id
     try:
         task = current_app.tasks[name]
     except NotRegistered:
-        current_app.send_task(name, args=list(args), queue=queue)
+        current_app.send_task(name, args=list(args), **options)
     else:
-        task.apply_async(args=list(args), queue=queue)
+        task.apply_async(args=list(args), **options)
+
+
+def new_task_id() -> str:
+    return uuid.uuid4().hex

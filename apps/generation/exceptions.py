@@ -1,4 +1,4 @@
-from apps.core.exceptions import ApplicationError, Conflict
+from apps.core.exceptions import ApplicationError, Conflict, ServiceUnavailable
 
 
 class GenerationNotCancelable(Conflict):
@@ -11,3 +11,9 @@ class IdempotencyKeyReused(Conflict):
 
 class InvalidGenerationInput(ApplicationError):
     default_code = "invalid"
+
+
+class QueueUnavailable(ServiceUnavailable):
+    """The broker could not take a new job: nothing was started, and nothing stays charged."""
+
+    default_code = "queue_unavailable"

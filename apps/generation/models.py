@@ -90,6 +90,12 @@ class Generation(models.Model):
     request_fingerprint = models.CharField(max_length=64, blank=True)
     worker = models.CharField(max_length=255, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # The broker message that should run this job now (the job's task, or a storyboard's
+    # assembly): its id, when it was sent and how often it had to be sent again because the
+    # broker lost it (apps.generation.requeue).
+    task_id = models.CharField(max_length=64, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    requeues = models.PositiveIntegerField(default=0)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -170,6 +176,9 @@ class StoryboardScene(models.Model):
     cost_credits = models.PositiveIntegerField(default=0)
     charge_reference = models.CharField(max_length=200)
     worker = models.CharField(max_length=255, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)  # as on Generation
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    requeues = models.PositiveIntegerField(default=0)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,10 +32,15 @@ from apps.core.screening import prompt_screen
 from apps.core.uploads import image_ingest
 
 from .charges import generation_refund
-from .dispatch import GENERATION_RUN, task_send
+from .dispatch import GENERATION_RUN, new_task_id, task_send
 from .engines import engine_choose, engine_model, engine_queue
 from .events import generation_broadcast
-from .exceptions import GenerationNotCancelable, IdempotencyKeyReused, InvalidGenerationInput
+from .exceptions import (
+    GenerationNotCancelable,
+    IdempotencyKeyReused,
+    InvalidGenerationInput,
+    QueueUnavailable,
+)
 from .models import Generation, StoryboardScene
 from .outputs import generation_discard_outputs
 from .signals import generation_succeeded
@@ -44,6 +50,11 @@ Status = Generation.Status
 ASSEMBLY_QUEUED = "assembly queued"  # a storyboard's stage while its assembly waits
 SVD_MAX_FRAMES = 25
 ZEROSCOPE_STEPS = {"fast": 20, "high": 50}
+QUEUE_DOWN_ERROR = "The job queue was unavailable, so this job never started; it was refunded."
+QUEUE_DOWN_DETAIL = (
+    "The job queue is unavailable right now, so the job was not started and nothing was "
+    "charged. Try again shortly (the same Idempotency-Key is fine)."
+)
 
 
 def _fingerprint(
@@ -176,6 +187,8 @@ def generation_create(
         cost_credits=cost,
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
+        task_id=new_task_id(),
+        enqueued_at=timezone.now(),
     )
     if resolved != "procedural":
         generation.params["model"] = engine_model(resolved)
@@ -192,7 +205,10 @@ def generation_create(
                 generation.input_image.save("input.png", ingested.content, save=False)
                 stored_name = generation.input_image.name
             generation.save(force_insert=True)
-            transaction.on_commit(lambda: generation_enqueue(generation=generation))
+            # After the commit; a broker that refuses it raises QueueUnavailable out of here.
+            transaction.on_commit(lambda: _enqueue_created(generation))
+    except QueueUnavailable:
+        raise  # committed, then failed and refunded: the input stays with the failed job
     except IntegrityError:
         if stored_name:
             default_storage.delete(stored_name)
@@ -220,16 +236,28 @@ def _idempotent_replay(*, user, key: str, fingerprint: str) -> Generation | None
 
 
 def generation_enqueue(*, generation: Generation) -> None:
+    """Send the job's task under the id its row names; raises when the broker cannot take it."""
+    task_send(
+        GENERATION_RUN, str(generation.pk), queue=generation.queue, task_id=generation.task_id
+    )
+    generation_broadcast(generation_id=generation.pk)
+
+
+def _enqueue_created(generation: Generation) -> None:
+    """Send a job just created. When the broker cannot take it, the job fails and is refunded
+    at once, its Idempotency-Key is released (the client's retry after the outage creates the
+    job), and the caller gets QueueUnavailable (503, `queue_unavailable`)."""
     try:
-        task_send(GENERATION_RUN, str(generation.pk), queue=generation.queue)
-    except Exception:
-        logger.exception("Could not enqueue generation %s", generation.pk)
+        generation_enqueue(generation=generation)
+    except Exception as exc:
+        logger.warning("Could not enqueue generation %s: %s", generation.pk, exc)
         generation_mark_failed(
             generation_id=generation.pk,
-            error="The job queue is unavailable; your credits were refunded. Try again shortly.",
+            error=QUEUE_DOWN_ERROR,
+            reason="not enqueued",
+            release_key=True,
         )
-        return
-    generation_broadcast(generation_id=generation.pk)
+        raise QueueUnavailable(QUEUE_DOWN_DETAIL) from None
 
 
 # --- the state machine ------------------------------------------------------------------------
@@ -262,6 +290,88 @@ def generation_mark_running(*, generation_id, worker: str) -> Generation | None:
     generation.refresh_from_db()
     generation_broadcast(generation_id=generation_id)
     return generation
+
+
+def worker_name(hostname: str | None) -> str:
+    """How a running job names its runner: the Celery hostname and this process's id."""
+    return f"{hostname or 'worker'}:{os.getpid()}"
+
+
+def runner_gone(*, worker: str, heartbeat_at, me: str, now) -> bool:
+    """Whether the process that ran a job is gone: on this machine (the same Celery hostname),
+    its pid answers no signal; elsewhere, its heartbeat is older than 4 intervals."""
+    host, _, pid = worker.rpartition(":")
+    my_host = me.rpartition(":")[0]
+    if host and host == my_host and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass  # alive, someone else's
+    stale = timedelta(seconds=4 * settings.GENERATION_HEARTBEAT_INTERVAL)
+    return heartbeat_at is None or heartbeat_at < now - stale
+
+
+def generation_take_over(
+    *, generation_id, task_id: str, worker: str
+) -> tuple[str, Generation | None]:
+    """A running job's message delivered again: its worker died (acks_late and
+    reject_on_worker_lost put the message back). Returns what the task should do:
+
+    - ("run", generation): the runner is gone; the job starts again from zero (the same charge),
+      as run number `attempts`;
+    - ("wait", None): the runner may still be alive elsewhere; look again shortly;
+    - ("skip", None): not this job's current message (a duplicate), or the job is not running;
+    - ("failed", None): it already ran GENERATION_MAX_ATTEMPTS times; failed and refunded.
+    """
+    generation = Generation.objects.filter(pk=generation_id).first()
+    if generation is None or generation.status != Status.RUNNING:
+        return "skip", None
+    if generation.task_id and task_id != generation.task_id:
+        return "skip", None
+    now = timezone.now()
+    if not runner_gone(
+        worker=generation.worker, heartbeat_at=generation.heartbeat_at, me=worker, now=now
+    ):
+        return "wait", None
+    if generation.attempts >= settings.GENERATION_MAX_ATTEMPTS:
+        runs = generation.attempts
+        generation_mark_failed(
+            generation_id=generation_id,
+            error=f"The worker running this job stopped {runs} time{'s' if runs != 1 else ''} "
+            "before it finished; your credits were refunded.",
+            reason="worker lost",
+        )
+        return "failed", None
+    won = Generation.objects.filter(
+        pk=generation_id,
+        status=Status.RUNNING,
+        worker=generation.worker,
+        attempts=generation.attempts,
+    ).update(
+        stage="loading model" if generation.engine != "procedural" else "generating",
+        progress=0.0,
+        step=0,
+        total_steps=0,
+        started_at=now,
+        heartbeat_at=now,
+        worker=worker[:255],
+        attempts=generation.attempts + 1,
+        updated_at=now,
+    )
+    if not won:
+        return "skip", None
+    logger.warning(
+        "Generation %s: its worker %s was lost; running it again (run %d of %d)",
+        generation_id,
+        generation.worker,
+        generation.attempts + 1,
+        settings.GENERATION_MAX_ATTEMPTS,
+    )
+    generation.refresh_from_db()
+    generation_broadcast(generation_id=generation_id)
+    return "run", generation
 
 
 def generation_heartbeat(*, generation_id) -> bool:
@@ -331,8 +441,12 @@ def _end_refunded(*, rows, generation_id, note: str, **values) -> bool:
     return won
 
 
-def generation_mark_failed(*, generation_id, error: str, reason: str = "failed") -> bool:
-    """queued|running → failed, and the spend refunded exactly once."""
+def generation_mark_failed(
+    *, generation_id, error: str, reason: str = "failed", release_key: bool = False
+) -> bool:
+    """queued|running → failed, and the spend refunded exactly once. `release_key`: the job's
+    Idempotency-Key no longer names it (it never started; a retry must create it)."""
+    released = {"idempotency_key": "", "request_fingerprint": ""} if release_key else {}
     return _end_refunded(
         rows=Generation.objects.filter(status__in=[Status.QUEUED, Status.RUNNING]),
         generation_id=generation_id,
@@ -341,6 +455,7 @@ def generation_mark_failed(*, generation_id, error: str, reason: str = "failed")
         stage="failed",
         error=error[:2000],
         finished_at=timezone.now(),
+        **released,
     )
 
 

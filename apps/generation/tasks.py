@@ -33,19 +33,32 @@ from .services import (
     generation_mark_failed,
     generation_mark_running,
     generation_mark_succeeded,
-    generation_reap_lost,
+    generation_take_over,
+    worker_name,
 )
 
 logger = logging.getLogger(__name__)
+# How often a redelivered job whose runner may still be alive looks again before it gives up
+# (the reaper then ends the job if that runner is in fact gone).
+TAKEOVER_LOOKS = 4
 
 
 @shared_task(name=GENERATION_RUN, **JOB_TASK_OPTIONS)
 def generation_run(self, generation_id: str) -> str:
-    generation = generation_mark_running(
-        generation_id=generation_id, worker=self.request.hostname or "worker"
-    )
+    worker = worker_name(self.request.hostname)
+    generation = generation_mark_running(generation_id=generation_id, worker=worker)
     if generation is None:
-        return "skipped"  # already started, finished or canceled: a redelivery or a race
+        # Already running: a redelivery after its worker died runs it again from the start.
+        verdict, generation = generation_take_over(
+            generation_id=generation_id, task_id=self.request.id, worker=worker
+        )
+        if verdict == "wait" and self.request.retries < TAKEOVER_LOOKS:
+            # Its runner may be alive on another machine: look again once a heartbeat is due.
+            raise self.retry(
+                countdown=2 * settings.GENERATION_HEARTBEAT_INTERVAL, max_retries=TAKEOVER_LOOKS
+            )
+        if generation is None:
+            return "skipped"  # finished, canceled, a duplicate, or a live runner has it
     from workers.engines.base import EngineError, EngineUnavailable, GenerationCanceled
     from workers.pipeline import render_video
 
@@ -132,8 +145,3 @@ def generation_run(self, generation_id: str) -> str:
         generation_discard_outputs(generation_id=generation.pk)
         return "discarded"
     return "succeeded"
-
-
-@shared_task(name="generation.reap_lost", ignore_result=True)
-def generation_reap_lost_task() -> int:
-    return generation_reap_lost()

@@ -222,10 +222,23 @@ GENERATION_SOFT_TIME_LIMIT = env.int("GENERATION_SOFT_TIME_LIMIT", default=30 * 
 GENERATION_TIME_LIMIT = env.int("GENERATION_TIME_LIMIT", default=35 * 60)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": GENERATION_TIME_LIMIT + 3600}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Housekeeping runs on its own queue, served by its own worker (Procfile: maintenance), so no
+# long job can delay it.
+MAINTENANCE_QUEUE = "maintenance"
+CELERY_TASK_ROUTES = {
+    "generation.reap_lost": {"queue": MAINTENANCE_QUEUE},
+    "generation.requeue_lost": {"queue": MAINTENANCE_QUEUE},
+    "web.cleanup_extend_frames": {"queue": MAINTENANCE_QUEUE},
+}
 CELERY_BEAT_SCHEDULE = {
     "reap-lost-generations": {
         "task": "generation.reap_lost",
         "schedule": env.float("GENERATION_REAP_INTERVAL", default=30.0),
+    },
+    "requeue-lost-generations": {
+        "task": "generation.requeue_lost",
+        # Four looks per GENERATION_REQUEUE_AFTER: a lost message is found well within it.
+        "schedule": env.float("GENERATION_REQUEUE_AFTER", default=120.0) / 4,
     },
     "cleanup-extend-frames": {
         "task": "web.cleanup_extend_frames",
@@ -291,6 +304,15 @@ TORCH_DEVICE = env("TORCH_DEVICE", default="")
 # A running generation whose worker has not written a heartbeat for this long is reaped.
 GENERATION_HEARTBEAT_TIMEOUT = env.int("GENERATION_HEARTBEAT_TIMEOUT", default=120)
 GENERATION_HEARTBEAT_INTERVAL = env.float("GENERATION_HEARTBEAT_INTERVAL", default=5.0)
+# A job whose worker died mid-run (its message redelivered) runs again from the start, up to
+# this many runs in all; then it fails and is refunded. The previous runner counts as gone when
+# it was on this machine and its process is gone, or its heartbeat is older than 4 intervals.
+GENERATION_MAX_ATTEMPTS = env.int("GENERATION_MAX_ATTEMPTS", default=2)
+# A queued job (or storyboard scene, or assembly) whose broker message vanished (a Redis restart
+# without persistence, a flushed queue) is sent again within this many seconds of the loss, up
+# to GENERATION_MAX_REQUEUES times; then it fails and is refunded.
+GENERATION_REQUEUE_AFTER = env.float("GENERATION_REQUEUE_AFTER", default=120.0)
+GENERATION_MAX_REQUEUES = env.int("GENERATION_MAX_REQUEUES", default=3)
 GENERATION_PROGRESS_MIN_INTERVAL = env.float("GENERATION_PROGRESS_MIN_INTERVAL", default=0.5)
 
 FREE_CREDITS = env.int("FREE_CREDITS", default=50)

@@ -96,7 +96,7 @@ def queue(monkeypatch) -> Queue:
     q = Queue()
     monkeypatch.setattr(storyboards, "_scene_enqueue", lambda scene: q.scenes.append(str(scene.pk)))
     monkeypatch.setattr(
-        storyboard_assemble, "apply_async", lambda args, queue=None: q.assemblies.append(args[0])
+        storyboard_assemble, "apply_async", lambda args, **options: q.assemblies.append(args[0])
     )
     return q
 

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.django_db
 def no_broker(monkeypatch):
     sent = []
     monkeypatch.setattr(
-        storyboards, "storyboard_enqueue", lambda *, generation_id: sent.append(generation_id)
+        storyboards, "storyboard_enqueue", lambda *, generation_id, **_: sent.append(generation_id)
     )
     return sent
 

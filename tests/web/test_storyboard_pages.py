@@ -244,7 +244,9 @@ def test_a_failed_assembly_is_retried_from_the_job_page_for_free(
     from apps.generation.storyboards.tasks import storyboard_assemble
 
     sent = []
-    monkeypatch.setattr(storyboard_assemble, "apply_async", lambda args, queue: sent.append(args))
+    monkeypatch.setattr(
+        storyboard_assemble, "apply_async", lambda args, **options: sent.append(args)
+    )
     generation = make_storyboard(signed_in, user)
     StoryboardScene.objects.filter(generation=generation).update(status="succeeded")
     Generation.objects.filter(pk=generation.pk).update(status="failed", error="Assembly failed")

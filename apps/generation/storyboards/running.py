@@ -10,12 +10,15 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from ..dispatch import STORYBOARD_ASSEMBLE, STORYBOARD_SCENE, task_send
+from ..dispatch import STORYBOARD_ASSEMBLE, STORYBOARD_SCENE, new_task_id, task_send
 from ..engines import engine_queue
 from ..events import generation_broadcast
+from ..exceptions import QueueUnavailable
 from ..models import Generation, StoryboardScene
 from ..services import (
     ASSEMBLY_QUEUED,
+    QUEUE_DOWN_DETAIL,
+    QUEUE_DOWN_ERROR,
     generation_mark_failed,
 )
 
@@ -35,11 +38,29 @@ ASSEMBLING = "assembling"
 
 
 def _scene_enqueue(scene: StoryboardScene) -> None:
-    task_send(STORYBOARD_SCENE, str(scene.pk), queue=engine_queue(scene.engine))
+    """Send the scene's task; its row names the message (apps.generation.maintenance sends it
+    again if the broker loses it)."""
+    task_id = new_task_id()
+    StoryboardScene.objects.filter(pk=scene.pk).update(task_id=task_id, enqueued_at=timezone.now())
+    storyboard_scene_send(scene=scene, task_id=task_id)
 
 
-def storyboard_enqueue(*, generation_id) -> None:
-    """Send the scenes that can start now: all of them, or with `chain` the next one."""
+def storyboard_scene_send(*, scene: StoryboardScene, task_id: str) -> None:
+    """Send the scene's task under the id its row names."""
+    task_send(STORYBOARD_SCENE, str(scene.pk), queue=engine_queue(scene.engine), task_id=task_id)
+
+
+def storyboard_assembly_send(*, generation_id, task_id: str) -> None:
+    """Send the assembly's task under the id the storyboard's row names."""
+    task_send(STORYBOARD_ASSEMBLE, str(generation_id), queue="cpu", task_id=task_id)
+
+
+def storyboard_enqueue(*, generation_id, created: bool = False) -> None:
+    """Send the scenes that can start now: all of them, or with `chain` the next one.
+
+    When the broker cannot take them the storyboard fails and is refunded; a storyboard just
+    `created` also releases its Idempotency-Key and raises QueueUnavailable (503), as a single
+    job does (apps.generation.services)."""
     generation = Generation.objects.filter(pk=generation_id).first()
     if generation is None or generation.is_finished:
         return
@@ -54,12 +75,18 @@ def storyboard_enqueue(*, generation_id) -> None:
             _scene_enqueue(scene)
         if not [s for s in scenes if s.status != SceneStatus.SUCCEEDED]:
             storyboard_assembly_enqueue(generation_id=generation_id)
-    except Exception:
-        logger.exception("Could not enqueue storyboard %s", generation_id)
+    except Exception as exc:
+        logger.warning("Could not enqueue storyboard %s: %s", generation_id, exc)
         generation_mark_failed(
             generation_id=generation_id,
-            error="The job queue is unavailable; your credits were refunded. Try again shortly.",
+            error="The job queue is unavailable; your credits were refunded. Try again shortly."
+            if not created
+            else QUEUE_DOWN_ERROR,
+            reason="not enqueued",
+            release_key=created,
         )
+        if created:
+            raise QueueUnavailable(QUEUE_DOWN_DETAIL) from None
         return
     generation_broadcast(generation_id=generation_id)
 
@@ -202,13 +229,20 @@ def storyboard_advance(*, generation_id) -> None:
 def storyboard_assembly_enqueue(*, generation_id) -> bool:
     """Send the assembly once: the stage moves to "assembly queued" for one caller only."""
     now = timezone.now()
+    task_id = new_task_id()
     won = (
         Generation.objects.filter(pk=generation_id, status=Status.RUNNING)
         .exclude(stage__in=[ASSEMBLY_QUEUED, ASSEMBLING])
-        .update(stage=ASSEMBLY_QUEUED, heartbeat_at=now, updated_at=now)
+        .update(
+            stage=ASSEMBLY_QUEUED,
+            heartbeat_at=now,
+            updated_at=now,
+            task_id=task_id,
+            enqueued_at=now,
+        )
     )
     if won:
-        task_send(STORYBOARD_ASSEMBLE, str(generation_id), queue="cpu")
+        storyboard_assembly_send(generation_id=generation_id, task_id=task_id)
         generation_broadcast(generation_id=generation_id)
     return bool(won)
 

@@ -26,9 +26,9 @@ from apps.core.screening import prompt_screen
 from apps.core.uploads import image_ingest
 
 from ..charges import scene_reference
-from ..dispatch import STORYBOARD_ASSEMBLE, task_send
+from ..dispatch import STORYBOARD_ASSEMBLE, new_task_id, task_send
 from ..events import generation_broadcast
-from ..exceptions import InvalidGenerationInput
+from ..exceptions import InvalidGenerationInput, QueueUnavailable
 from ..models import Generation, StoryboardScene
 from ..progress import SCENES_SHARE
 from ..services import (
@@ -291,7 +291,12 @@ def storyboard_create(
                     scene.image.save("scene.png", ingested[p.index].content, save=False)
                     stored.append(scene.image.name)
                 scene.save(force_insert=True)
-            transaction.on_commit(lambda: storyboard_enqueue(generation_id=generation.pk))
+            # After the commit; a broker that refuses it raises QueueUnavailable out of here.
+            transaction.on_commit(
+                lambda: storyboard_enqueue(generation_id=generation.pk, created=True)
+            )
+    except QueueUnavailable:
+        raise  # committed, then failed and refunded: the inputs stay with the failed job
     except IntegrityError:
         _delete_stored(stored)
         if idempotency_key:
@@ -387,6 +392,7 @@ def storyboard_retry(*, generation: Generation, index: int | None = None) -> Gen
 
 def _assembly_retry(*, generation: Generation, now) -> Generation:
     """Every clip is there: back to running with the assembly queued, nothing charged."""
+    task_id = new_task_id()
     with transaction.atomic():
         reopened = Generation.objects.filter(pk=generation.pk, status=Status.FAILED).update(
             status=Status.RUNNING,
@@ -397,13 +403,15 @@ def _assembly_retry(*, generation: Generation, now) -> Generation:
             cancel_requested=False,
             heartbeat_at=now,
             updated_at=now,
+            task_id=task_id,
+            enqueued_at=now,
         )
         if not reopened:
             raise StoryboardNotRetryable("This storyboard changed meanwhile; reload it.")
 
         def send() -> None:
             try:
-                task_send(STORYBOARD_ASSEMBLE, str(generation.pk), queue="cpu")
+                task_send(STORYBOARD_ASSEMBLE, str(generation.pk), queue="cpu", task_id=task_id)
             except Exception:
                 logger.exception("Could not enqueue the assembly of %s", generation.pk)
                 generation_mark_failed(
