@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -49,13 +49,17 @@ def redis_db(url: str, db: int) -> str:
     return urlunsplit(parts._replace(path=f"/{db}"))
 
 
-def install_env(*, database: Path, redis_url: str) -> dict[str, str]:
+def install_env(*, database_url: str, redis_url: str) -> dict[str, str]:
     """One install's environment: its database and Redis, and no CHANNEL_LAYER_PREFIX."""
     return {
-        "DATABASE_URL": f"sqlite:///{database}",
+        "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "TEST_INSTALL_PREFIX": "true",
     }
+
+
+def b_env(database_url: str) -> dict[str, str]:
+    return install_env(database_url=database_url, redis_url=redis_db(settings.REDIS_URL, 13))
 
 
 def send_finished(env: dict[str, str], generation_id, status: str) -> None:
@@ -69,35 +73,50 @@ def send_finished(env: dict[str, str], generation_id, status: str) -> None:
     )
 
 
-def copy_database(target: Path) -> Path:
-    """A copy of the test database (same users, tokens, jobs): another install's own file."""
-    with (
-        closing(sqlite3.connect(connection.settings_dict["NAME"])) as source,
-        closing(sqlite3.connect(target)) as copy,
-    ):
-        source.backup(copy)
-    return target
+@contextmanager
+def database_copy(tmp_path: Path):
+    """A copy of the test database (same users, tokens, jobs): another install's own database.
+    SQLite: a file copy. PostgreSQL: a database made from the test one as its template (which
+    needs this process's connection closed meanwhile), dropped at the end. Yields its URL."""
+    if connection.vendor == "sqlite":
+        target = tmp_path / "install-b.sqlite3"
+        with (
+            closing(sqlite3.connect(connection.settings_dict["NAME"])) as source,
+            closing(sqlite3.connect(target)) as copy,
+        ):
+            source.backup(copy)
+        yield f"sqlite:///{target}"
+        return
+    import psycopg
+
+    source = connection.settings_dict["NAME"]
+    name = f"{source}_install_b"
+    admin_url = processes.database_url().rsplit("/", 1)[0] + "/postgres"
+    connection.close()
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+    try:
+        yield processes.database_url().rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_two_installs_on_one_redis_never_hear_each_others_events(user, tmp_path):
-    if connection.vendor != "sqlite":
-        pytest.skip("copies the SQLite test database")
     generation = Generation.objects.create(
         user=user, kind="text_to_video", engine="procedural", prompt="a harbour at night"
     )
     token = Token.objects.get_or_create(user=user)[0].key
     a = install_env(
-        database=Path(connection.settings_dict["NAME"]).resolve(),
-        redis_url=redis_db(settings.REDIS_URL, 11),
+        database_url=processes.database_url(), redis_url=redis_db(settings.REDIS_URL, 11)
     )
-    b = install_env(
-        database=copy_database(tmp_path / "install-b.sqlite3"),
-        redis_url=redis_db(settings.REDIS_URL, 13),
-    )
-
     with (
+        database_copy(tmp_path) as b_database,
         processes.web_server(**a) as web_a,
-        processes.web_server(**b) as web_b,
+        processes.web_server(
+            **install_env(database_url=b_database, redis_url=redis_db(settings.REDIS_URL, 13))
+        ) as web_b,
         Subscriber(ws_url(web_a, "/ws/me/"), token=token, origin=web_a) as on_a,
         Subscriber(ws_url(web_b, "/ws/me/"), token=token, origin=web_b) as on_b,
     ):
@@ -111,7 +130,7 @@ def test_two_installs_on_one_redis_never_hear_each_others_events(user, tmp_path)
 
         # B's socket is subscribed and working: its own install's event reaches it, and
         # nothing of A's came before it (one subscriber connection delivers in order).
-        send_finished(b, generation.pk, "failed")
+        send_finished(b_env(b_database), generation.pk, "failed")
         event = on_b.next(timeout=30)
         assert (event["type"], event["status"]) == ("finished", "failed"), on_b.seen
         assert event["error"] == "failed here"
