@@ -96,6 +96,7 @@ class Generation(models.Model):
     task_id = models.CharField(max_length=64, blank=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
     requeues = models.PositiveIntegerField(default=0)
+    assembly_runs = models.PositiveIntegerField(default=0)  # storyboards: assembly starts
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

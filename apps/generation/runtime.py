@@ -26,6 +26,9 @@ JOB_TASK_OPTIONS = {
     "soft_time_limit": settings.GENERATION_SOFT_TIME_LIMIT,
     "time_limit": settings.GENERATION_TIME_LIMIT,
 }
+# How often a redelivered job whose runner may still be alive looks again before it gives up
+# (the reaper then ends the job if that runner is in fact gone).
+TAKEOVER_LOOKS = 4
 # Params the engines take beyond VideoRequest's own fields.
 ENGINE_EXTRA_PARAMS = (
     "min_guidance_scale",

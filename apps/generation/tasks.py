@@ -23,6 +23,7 @@ from .outputs import generation_discard_outputs, generation_store_output
 from .progress import ProgressReporter
 from .runtime import (
     JOB_TASK_OPTIONS,
+    TAKEOVER_LOOKS,
     Heartbeat,
     engine_load,
     procedural_fallback,
@@ -38,9 +39,6 @@ from .services import (
 )
 
 logger = logging.getLogger(__name__)
-# How often a redelivered job whose runner may still be alive looks again before it gives up
-# (the reaper then ends the job if that runner is in fact gone).
-TAKEOVER_LOOKS = 4
 
 
 @shared_task(name=GENERATION_RUN, **JOB_TASK_OPTIONS)

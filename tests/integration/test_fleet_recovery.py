@@ -191,3 +191,35 @@ def test_a_create_during_a_broker_outage_answers_503_and_the_retry_creates_it(us
     assert str(failed.pk) != again.json()["id"]
     assert ledger(failed) == ["refund", "spend"]
     assert credits_balance(user=user) == settings.FREE_CREDITS - again.json()["cost_credits"]
+
+
+def test_a_storyboard_scene_whose_worker_child_died_runs_again(user):
+    from apps.generation.models import StoryboardScene
+    from apps.generation.storyboards.services import storyboard_create
+
+    with processes.celery_worker(GENERATION_HEARTBEAT_INTERVAL="0.5"):
+        board = storyboard_create(
+            user=user,
+            scenes=[{"prompt": "a slow pan", "duration": 4.0, "params": LONG}],
+            quality="draft",
+        ).generation
+        scene = wait_for(
+            lambda: StoryboardScene.objects.filter(
+                generation=board, status="running", progress__gt=0.05
+            ).first(),
+            timeout=60,
+            what="the scene to be running",
+        )
+        os.kill(int(scene.worker.rpartition(":")[2]), signal.SIGKILL)
+        done = wait_for(
+            lambda: Generation.objects.filter(
+                pk=board.pk, status__in=["succeeded", "failed"]
+            ).first(),
+            timeout=180,
+            what="the storyboard to end",
+        )
+    assert done.status == "succeeded", done.error
+    assert StoryboardScene.objects.get(generation=board).attempts == 2
+    refunds = LedgerEntry.objects.filter(account__user=user, kind="refund").count()
+    assert refunds == 0
+    assert credits_balance(user=user) == settings.FREE_CREDITS - done.cost_credits

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -20,6 +21,7 @@ from ..services import (
     QUEUE_DOWN_DETAIL,
     QUEUE_DOWN_ERROR,
     generation_mark_failed,
+    runner_gone,
 )
 
 logger = logging.getLogger(__name__)
@@ -131,6 +133,49 @@ def storyboard_scene_mark_running(*, scene_id, worker: str) -> StoryboardScene |
     scene.refresh_from_db()
     generation_broadcast(generation_id=scene.generation_id)
     return scene
+
+
+def storyboard_scene_take_over(
+    *, scene_id, task_id: str, worker: str
+) -> tuple[str, StoryboardScene | None]:
+    """A running scene's message delivered again: its worker died. As for a single job
+    (apps.generation.services.generation_take_over): ("run", scene) runs it again from zero,
+    ("wait", None) looks again shortly, ("skip", None) leaves it, ("failed", None) it has run
+    SCENE_MAX_ATTEMPTS times and the storyboard failed (refunding what was not produced)."""
+    scene = StoryboardScene.objects.select_related("generation").filter(pk=scene_id).first()
+    if scene is None or scene.status != SceneStatus.RUNNING:
+        return "skip", None
+    if scene.generation.status != Status.RUNNING:
+        return "skip", None
+    if scene.task_id and task_id != scene.task_id:
+        return "skip", None
+    now = timezone.now()
+    if not runner_gone(worker=scene.worker, heartbeat_at=scene.heartbeat_at, me=worker, now=now):
+        return "wait", None
+    if scene.attempts >= SCENE_MAX_ATTEMPTS:
+        storyboard_scene_mark_failed(
+            scene_id=scene_id, error="its worker stopped before it finished, twice."
+        )
+        return "failed", None
+    won = StoryboardScene.objects.filter(
+        pk=scene_id, status=SceneStatus.RUNNING, worker=scene.worker, attempts=scene.attempts
+    ).update(
+        started_at=now,
+        heartbeat_at=now,
+        progress=0.0,
+        worker=worker[:255],
+        attempts=scene.attempts + 1,
+        updated_at=now,
+    )
+    if not won:
+        return "skip", None
+    logger.warning("Scene %s: its worker %s was lost; running it again", scene_id, scene.worker)
+    Generation.objects.filter(pk=scene.generation_id, status=Status.RUNNING).update(
+        heartbeat_at=now, updated_at=now
+    )
+    scene.refresh_from_db()
+    generation_broadcast(generation_id=scene.generation_id)
+    return "run", scene
 
 
 def storyboard_scene_heartbeat(*, scene_id, generation_id) -> bool:
@@ -251,11 +296,60 @@ def storyboard_assembly_mark_running(*, generation_id, worker: str) -> Generatio
     now = timezone.now()
     won = Generation.objects.filter(
         pk=generation_id, status=Status.RUNNING, stage=ASSEMBLY_QUEUED
-    ).update(stage=ASSEMBLING, heartbeat_at=now, worker=worker[:255], updated_at=now)
+    ).update(
+        stage=ASSEMBLING,
+        heartbeat_at=now,
+        worker=worker[:255],
+        assembly_runs=F("assembly_runs") + 1,
+        updated_at=now,
+    )
     if not won:
         return None
     generation_broadcast(generation_id=generation_id)
     return Generation.objects.get(pk=generation_id)
+
+
+def storyboard_assembly_take_over(
+    *, generation_id, task_id: str, worker: str
+) -> tuple[str, Generation | None]:
+    """The assembly's message delivered again while it was assembling: its worker died. The
+    same answers as storyboard_scene_take_over; after GENERATION_MAX_ATTEMPTS assembly runs the
+    storyboard fails (the assembly is refunded, the scenes' clips stay paid for and kept)."""
+    generation = Generation.objects.filter(
+        pk=generation_id, status=Status.RUNNING, stage=ASSEMBLING
+    ).first()
+    if generation is None or (generation.task_id and task_id != generation.task_id):
+        return "skip", None
+    now = timezone.now()
+    if not runner_gone(
+        worker=generation.worker, heartbeat_at=generation.heartbeat_at, me=worker, now=now
+    ):
+        return "wait", None
+    if generation.assembly_runs >= settings.GENERATION_MAX_ATTEMPTS:
+        generation_mark_failed(
+            generation_id=generation_id,
+            error="The assembly's worker stopped before it finished; unused credits were refunded.",
+            reason="worker lost",
+        )
+        return "failed", None
+    won = Generation.objects.filter(
+        pk=generation_id,
+        status=Status.RUNNING,
+        stage=ASSEMBLING,
+        worker=generation.worker,
+        assembly_runs=generation.assembly_runs,
+    ).update(
+        heartbeat_at=now,
+        worker=worker[:255],
+        assembly_runs=generation.assembly_runs + 1,
+        updated_at=now,
+    )
+    if not won:
+        return "skip", None
+    logger.warning("Storyboard %s: its assembly's worker was lost; assembling again", generation_id)
+    generation.refresh_from_db()
+    generation_broadcast(generation_id=generation_id)
+    return "run", generation
 
 
 def storyboard_set_subtitles(*, generation_id, subtitles_name: str) -> bool:

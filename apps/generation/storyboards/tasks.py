@@ -19,15 +19,29 @@ from ..dispatch import STORYBOARD_ASSEMBLE, STORYBOARD_SCENE
 from ..models import Generation, StoryboardScene
 from ..outputs import generation_discard_outputs, generation_store_output
 from ..progress import StoryboardAssemblyReporter, StoryboardSceneReporter
-from ..runtime import JOB_TASK_OPTIONS, Heartbeat, engine_load, procedural_fallback, video_request
-from ..services import generation_mark_canceled, generation_mark_failed, generation_mark_succeeded
+from ..runtime import (
+    JOB_TASK_OPTIONS,
+    TAKEOVER_LOOKS,
+    Heartbeat,
+    engine_load,
+    procedural_fallback,
+    video_request,
+)
+from ..services import (
+    generation_mark_canceled,
+    generation_mark_failed,
+    generation_mark_succeeded,
+    worker_name,
+)
 from .running import (
     storyboard_assembly_mark_running,
+    storyboard_assembly_take_over,
     storyboard_scene_heartbeat,
     storyboard_scene_mark_canceled,
     storyboard_scene_mark_failed,
     storyboard_scene_mark_running,
     storyboard_scene_mark_succeeded,
+    storyboard_scene_take_over,
     storyboard_set_subtitles,
 )
 
@@ -64,11 +78,19 @@ def _scene_start_image(scene, out_dir: Path) -> tuple[str | None, bool]:
 
 @shared_task(name=STORYBOARD_SCENE, **JOB_TASK_OPTIONS)
 def storyboard_scene_run(self, scene_id: str) -> str:
-    scene = storyboard_scene_mark_running(
-        scene_id=scene_id, worker=self.request.hostname or "worker"
-    )
+    worker = worker_name(self.request.hostname)
+    scene = storyboard_scene_mark_running(scene_id=scene_id, worker=worker)
     if scene is None:
-        return "skipped"
+        # Already running: a redelivery after its worker died runs the scene again.
+        verdict, scene = storyboard_scene_take_over(
+            scene_id=scene_id, task_id=self.request.id, worker=worker
+        )
+        if verdict == "wait" and self.request.retries < TAKEOVER_LOOKS:
+            raise self.retry(
+                countdown=2 * settings.GENERATION_HEARTBEAT_INTERVAL, max_retries=TAKEOVER_LOOKS
+            )
+        if scene is None:
+            return "skipped"
     from workers.engines.base import EngineError, EngineUnavailable, GenerationCanceled
     from workers.pipeline import render_video
     from workers.storyboard.chain import AnchoredEngine
@@ -154,9 +176,17 @@ def _narration(generation: Generation, out_dir: Path) -> tuple[str | None, list[
 
 @shared_task(name=STORYBOARD_ASSEMBLE, **JOB_TASK_OPTIONS)
 def storyboard_assemble(self, generation_id: str) -> str:
-    generation = storyboard_assembly_mark_running(
-        generation_id=generation_id, worker=self.request.hostname or "worker"
-    )
+    worker = worker_name(self.request.hostname)
+    generation = storyboard_assembly_mark_running(generation_id=generation_id, worker=worker)
+    if generation is None:
+        # Already assembling: a redelivery after its worker died assembles again.
+        verdict, generation = storyboard_assembly_take_over(
+            generation_id=generation_id, task_id=self.request.id, worker=worker
+        )
+        if verdict == "wait" and self.request.retries < TAKEOVER_LOOKS:
+            raise self.retry(
+                countdown=2 * settings.GENERATION_HEARTBEAT_INTERVAL, max_retries=TAKEOVER_LOOKS
+            )
     if generation is None:
         return "skipped"
     import numpy as np
