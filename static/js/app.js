@@ -699,8 +699,26 @@
     });
   }
 
+  /* --- the landing page's sample clip --------------------------------------------------------
+   * Served with controls and no autoplay, so without this script (or with reduced motion
+   * asked for) it plays only on request. Otherwise it loops silently with the controls hidden. */
+
+  function initHeroClip(video) {
+    var reduce = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)");
+    if (reduce && reduce.matches) return;
+    video.controls = false;
+    video.muted = true;
+    var playing = video.play();
+    if (playing && playing.catch) {
+      playing.catch(function () {
+        video.controls = true; // the browser refused autoplay: let the visitor start it
+      });
+    }
+  }
+
   function init() {
     document.querySelectorAll("[data-nav]").forEach(initNav);
+    document.querySelectorAll("video[data-hero-clip]").forEach(initHeroClip);
     document.querySelectorAll("[data-tabs]").forEach(initTabs);
     document.querySelectorAll("[data-counter-for]").forEach(initCounter);
     document.querySelectorAll('.field--range input[type="range"]').forEach(initRange);
