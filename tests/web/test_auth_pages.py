@@ -120,3 +120,50 @@ def test_allauths_element_pages_use_the_site_markup(client, user, path):
     assert '<meta name="robots" content="noindex">' in html
     assert re.search(r'<button class="btn btn--primary"[^>]*type="submit"', html)
     assert 'class="field' in html
+
+
+def dangling_references(html: str) -> list[str]:
+    """Ids named by aria-describedby / aria-labelledby / label[for] that no element carries."""
+    ids = set(re.findall(r'\sid="([^"]+)"', html))
+    named = re.findall(r'\saria-(?:describedby|labelledby)="([^"]*)"', html)
+    named += re.findall(r'<label[^>]*\sfor="([^"]+)"', html)
+    return [ref for refs in named for ref in refs.split() if ref not in ids]
+
+
+@pytest.mark.parametrize(
+    ("path", "signed_in"),
+    [
+        ("/accounts/login/", False),
+        ("/accounts/signup/", False),
+        ("/accounts/password/reset/", False),
+        ("/accounts/password/reset/key/1-bad-token/", False),
+        ("/accounts/logout/", True),
+        ("/accounts/password/change/", True),
+        ("/accounts/email/", True),
+    ],
+)
+def test_no_auth_page_points_at_an_element_it_does_not_have(client, user, path, signed_in):
+    if signed_in:
+        client.force_login(user)
+    html = client.get(path).content.decode()
+    assert dangling_references(html) == []
+
+
+def test_the_sign_in_password_is_described_by_its_error_only(client, user):
+    html = client.get("/accounts/login/").content.decode()
+    password = re.search(r'<input type="password" name="password"[^>]*>', html).group(0)
+    # allauth's help text (a reset link) is left out; the link is below the form instead.
+    assert "aria-describedby" not in password
+    assert "id_password_helptext" not in html
+
+    response = client.post("/accounts/login/", {"login": user.username, "password": "nope"})
+    html = response.content.decode()
+    assert dangling_references(html) == []
+
+
+def test_a_field_error_describes_its_input(client, user):
+    response = client.post("/accounts/signup/", {"username": user.username, "password1": "x"})
+    html = response.content.decode()
+    username = re.search(r'<input type="text" name="username"[^>]*>', html).group(0)
+    assert re.search(r'aria-describedby="[^"]*\bid_username_error\b', username), username
+    assert dangling_references(html) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 
 from django import template
@@ -33,6 +34,18 @@ def media_url(generation, name: str) -> str:
     if not getattr(generation, name, None):
         return ""
     return reverse("generation-media", kwargs={"pk": generation.pk, "name": name})
+
+
+@register.filter
+def without_help(field, drop=True):
+    """The bound field with its help text left out (when `drop`), for a page that does not show
+    it: Django points the input's aria-describedby at `<id>_helptext` whenever a field has help
+    text, and that id would then name nothing. Its errors still describe it."""
+    if not drop:
+        return field
+    bound = copy.copy(field)
+    bound.help_text = ""
+    return bound
 
 
 @register.filter
