@@ -91,3 +91,28 @@ def test_home_with_svd_only_keeps_text_to_video_procedural(client):
     assert "Stable Video Diffusion animates your JPEG" in html
     assert "Zeroscope" not in html
     assert "Text → Video on <strong>procedural engine (CPU)</strong>" in html
+
+
+def recipe_engine(html: str) -> tuple[str, str]:
+    found = re.search(r'<dd data-field="engine" data-engine="([^"]*)">([^<]*)</dd>', html)
+    return found.group(1), found.group(2)
+
+
+def test_the_job_recipe_names_the_engine_like_the_create_page(signed_in, user):
+    from apps.generation import services
+
+    generation = services.generation_create(
+        user=user,
+        kind="text_to_video",
+        prompt="a neon koi",
+        params={"num_frames": 8, "width": 320, "height": 192, "fps": 8},
+    ).generation
+    html = signed_in.get(f"/jobs/{generation.pk}/").content.decode()
+
+    assert recipe_engine(html) == ("procedural", "procedural engine (CPU)")
+    assert "<dt>Asked for</dt><dd>the best engine available</dd>" in html
+
+    generation.engine_requested = "svd"
+    generation.save(update_fields=["engine_requested"])
+    html = signed_in.get(f"/jobs/{generation.pk}/").content.decode()
+    assert "<dt>Asked for</dt><dd>Stable Video Diffusion (GPU)</dd>" in html
