@@ -2,16 +2,20 @@
 a screenshot at 1440 and 375 px of each (test-artifacts/screenshots/), none scrolling sideways at
 375 px; the menu button that folds the navigation on a phone; the self-hosted fonts in use.
 
-The storyboard job page is shot by test_storyboard_editor.py (storyboard-job-*), the job page
-that turns finished live by test_create_flow.py (job-queued, job-done).
+The storyboard job page is shot here waiting for its scenes (storyboard-job-page-queued) and by
+test_storyboard_editor.py as it runs (storyboard-job-*); the job page that turns finished live
+by test_create_flow.py (job-queued, job-done).
 """
 
 import re
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
+from apps.billing.models import Purchase
 from apps.generation import services
+from apps.generation.storyboards.services import storyboard_create
 from apps.personas.models import Persona
 from tests.e2e.browser import VIEWPORTS, open_page, screenshot
 from tests.e2e.test_studio import public_video, sign_in, text_job
@@ -58,7 +62,26 @@ def test_every_page_at_both_widths(page):
     queued = text_job(user, prompt="a koi waiting its turn")
     running = text_job(user, prompt="a koi mid-render")
     services.generation_mark_running(generation_id=running.pk, worker="test")
-    Persona.objects.create(user=user, name="Neon cat", description="a cat with cyan eyes")
+    board = storyboard_create(
+        user=user,
+        quality="draft",
+        scenes=[
+            {"prompt": "neon rain over a harbour", "duration": 1.5},
+            {"prompt": "a lighthouse at night", "duration": 1.5},
+        ],
+    ).generation
+    persona = Persona.objects.create(
+        user=user, name="Neon cat", description="a cat with cyan eyes", style="synthwave"
+    )
+    Purchase.objects.create(
+        user=user,
+        credits=100,
+        amount_cents=500,
+        currency="usd",
+        status=Purchase.Status.PAID,
+        stripe_session_id="cs_test_pages_look",
+        paid_at=timezone.now(),
+    )
 
     page.goto("/")
     expect(page.locator(".showcase__grid img")).to_have_count(2)
@@ -79,10 +102,15 @@ def test_every_page_at_both_widths(page):
         (f"/jobs/{queued.pk}/", "job-page-queued"),
         (f"/jobs/{running.pk}/", "job-page-running"),
         (f"/jobs/{item.generation.pk}/", "job-page-finished"),
+        (f"/jobs/{board.pk}/", "storyboard-job-page-queued"),
         ("/gallery/", "gallery"),
         ("/explore/", "explore"),
         ("/personas/", "personas"),
+        (f"/personas/{persona.pk}/", "persona-detail"),
+        ("/personas/new/", "persona-form"),
         ("/credits/", "credits"),
+        ("/credits/success/?session_id=cs_test_pages_look", "credits-success"),
+        ("/credits/cancel/", "credits-cancel"),
         ("/account/settings/", "account-settings"),
         ("/accounts/password/change/", "password-change"),
         ("/accounts/email/", "email-addresses"),
@@ -184,3 +212,43 @@ def test_the_self_hosted_fonts_load_and_are_used(page):
         response = page.request.get(f"/static/fonts/{name}")
         assert response.status == 200, name
         assert response.body()[:4] == b"wOF2", name
+
+
+def test_the_hero_plays_the_sample_clip_over_its_poster_without_moving_the_page(page):
+    page.set_viewport_size(PHONE)
+    page.goto("/")
+    clip = page.locator("video[data-hero-clip]")
+    expect(clip).to_have_attribute("poster", re.compile(r"/static/media-sample/.+\.jpg$"))
+    expect(page.locator(".hero__caption")).to_have_text("Made here by the procedural engine")
+    box = clip.bounding_box()
+    assert abs(box["width"] / box["height"] - 576 / 320) < 0.02, box  # the clip's shape, reserved
+
+    # Muted, looping, inline, its controls hidden once it plays by itself.
+    page.wait_for_function(
+        """() => { const v = document.querySelector("video[data-hero-clip]");
+                   return !v.paused && v.currentTime > 0.2; }"""
+    )
+    state = clip.evaluate("v => [v.muted, v.loop, v.playsInline, v.controls, v.videoWidth]")
+    assert state == [True, True, True, False, 576], state
+    assert clip.bounding_box() == box  # the loaded clip takes the box the poster held
+    assert (
+        page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        <= 0
+    )
+    page.set_viewport_size(VIEWPORTS[0])
+    wide = clip.bounding_box()
+    hero = page.locator(".hero").bounding_box()
+    assert wide["x"] > hero["x"] + hero["width"] / 2, (wide, hero)  # beside the copy, on the right
+
+
+def test_the_hero_clip_waits_for_a_click_when_reduced_motion_is_asked_for(browser, live_web):
+    context = browser.new_context(base_url=live_web, viewport=PHONE, reduced_motion="reduce")
+    try:
+        page = context.new_page()
+        page.goto("/")
+        clip = page.locator("video[data-hero-clip]")
+        page.wait_for_load_state("load")
+        page.wait_for_timeout(500)
+        assert clip.evaluate("v => [v.paused, v.controls, v.autoplay]") == [True, True, False]
+    finally:
+        context.close()

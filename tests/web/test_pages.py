@@ -338,7 +338,7 @@ def test_succeeded_job_page_shows_player_download_and_recipe(signed_in, user):
     )
     assert "<dt>Size</dt><dd>320 × 192</dd>" in html
     assert "<dt>Frames</dt><dd>8</dd>" in html
-    assert re.search(r"<dt>Engine</dt><dd[^>]*>procedural</dd>", html)
+    assert re.search(r"<dt>Engine</dt><dd[^>]*>procedural engine \(CPU\)</dd>", html)
 
 
 # --- layout, meta, auth pages, errors ---------------------------------------------------------
