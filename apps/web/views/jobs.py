@@ -179,6 +179,8 @@ def _recipe(generation: Generation) -> list[tuple[str, str]]:
     for name, value in params.items():
         if isinstance(value, bool):
             value = "yes" if value else "no"
+        elif value in ("", None, [], {}):
+            value = "none"  # an empty cell reads as a value that failed to load
         rest.append((PARAM_LABELS.get(name, name.replace("_", " ").capitalize()), str(value)))
     return rows + sorted(rest)
 
