@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("apps.billing.urls")),
     path("", include("apps.personas.urls")),
     path("", include("apps.content.urls")),
+    path("", include("apps.webhooks.urls")),
 ]
 
 urlpatterns = [
@@ -34,6 +35,7 @@ urlpatterns = [
         name="generation-scene-media",
     ),
     path("account/", include("apps.accounts.web_urls")),
+    path("account/", include("apps.webhooks.web_urls")),
     path("", include("apps.billing.web_urls")),
     path("", include("apps.personas.web_urls")),
     path("", include("apps.content.web_urls")),

@@ -86,6 +86,10 @@ class Generation(models.Model):
     num_frames = models.PositiveIntegerField(null=True, blank=True)
     duration_seconds = models.FloatField(null=True, blank=True)
 
+    # Outgoing webhook (apps.webhooks): where to POST this job's events, and which ones.
+    webhook = models.URLField(max_length=2000, blank=True)
+    webhook_events_filter = models.JSONField(default=list, blank=True)
+
     idempotency_key = models.CharField(max_length=255, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
     worker = models.CharField(max_length=255, blank=True)

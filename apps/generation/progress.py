@@ -29,6 +29,7 @@ from workers.engines.base import GenerationCanceled
 from . import eta
 from .events import progress_event, send_event
 from .models import Generation
+from .signals import generation_progressed
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +145,7 @@ class ProgressReporter:
         if not written:  # canceled, or no longer running (reaped, finished elsewhere)
             raise GenerationCanceled()
         eta.running_publish(generation_id=g.pk, eta_seconds=self.eta_seconds)
+        generation_progressed.send(sender=Generation, generation=g)
 
     def _check_cancel(self) -> None:
         """Between row writes: the cancel flag in Redis (a key read, no database round trip on

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import re
 
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models.manager import BaseManager
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from apps.core.urls_safety import url_check_public
 
 from .models import Generation, StoryboardScene
 from .selectors import (
@@ -139,6 +142,47 @@ STORYBOARD_FIELDS = (
 )
 
 
+WEBHOOK_EVENTS = ("start", "progress", "completed")
+WEBHOOK_EVENTS_DEFAULT = ["completed"]
+
+
+@extend_schema_field({"type": "array", "items": {"type": "string", "enum": list(WEBHOOK_EVENTS)}})
+class WebhookEventsField(serializers.Field):
+    """Which of a job's events go to its webhook: a JSON list (JSON body), or in a form the
+    field repeated, a JSON list string or comma-separated names."""
+
+    default_error_messages = {
+        "invalid": "Must be a list of event names.",
+        "unknown": "Unknown event {names}; choose from start, progress, completed.",
+    }
+
+    def get_value(self, dictionary):
+        if hasattr(dictionary, "getlist") and self.field_name in dictionary:
+            values = dictionary.getlist(self.field_name)
+            return values if len(values) != 1 else values[0]
+        return super().get_value(dictionary)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            text = data.strip()
+            if text.startswith("["):
+                try:
+                    data = json.loads(text)
+                except ValueError:
+                    self.fail("invalid")
+            else:
+                data = [part.strip() for part in text.split(",") if part.strip()]
+        if not isinstance(data, list) or not all(isinstance(v, str) for v in data):
+            self.fail("invalid")
+        unknown = sorted(set(data) - set(WEBHOOK_EVENTS))
+        if unknown:
+            self.fail("unknown", names=", ".join(unknown))
+        return [event for event in WEBHOOK_EVENTS if event in data]  # once each, in order
+
+    def to_representation(self, value):
+        return value
+
+
 class StoryboardSceneInputSerializer(StrictSerializer):
     prompt = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     image = serializers.JSONField(required=False, default=None)  # announced; the file comes apart
@@ -158,6 +202,11 @@ class GenerationCreateInputSerializer(StrictSerializer):
     params = JSONObjectField(required=False, default=dict)
     image = serializers.FileField(required=False, allow_empty_file=True)
     persona = serializers.UUIDField(required=False, allow_null=True, default=None)
+    # (a CharField: every refusal, the scheme's too, comes from url_check_public, `unsafe_url`)
+    webhook = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, default="", trim_whitespace=True
+    )
+    webhook_events_filter = WebhookEventsField(required=False)
     # storyboard only
     scenes = JSONListField(required=False)
     story = serializers.CharField(max_length=5000, required=False, allow_blank=True)
@@ -200,8 +249,26 @@ class GenerationCreateInputSerializer(StrictSerializer):
             raise serializers.ValidationError("No such persona.")
         return persona
 
+    def validate_webhook(self, value: str) -> str:
+        """An address the workers may call (apps.core.urls_safety): a refusal is a 400 with
+        code `unsafe_url`."""
+        if not value:
+            return ""
+        return url_check_public(value, allow_private=settings.WEBHOOK_ALLOW_PRIVATE)
+
+    def _validate_webhook_filter(self, attrs) -> None:
+        if "webhook_events_filter" in attrs and not attrs["webhook"]:
+            raise serializers.ValidationError(
+                {"webhook_events_filter": ["Give a webhook to send these events to."]}
+            )
+        if attrs["webhook"]:
+            attrs.setdefault("webhook_events_filter", list(WEBHOOK_EVENTS_DEFAULT))
+        else:
+            attrs["webhook_events_filter"] = []
+
     def validate(self, attrs):
         kind = attrs["kind"]
+        self._validate_webhook_filter(attrs)
         if kind == Generation.Kind.STORYBOARD:
             return self._validate_storyboard(attrs)
         # (initial_data, not attrs: a form request reports an absent boolean as False.)
@@ -382,6 +449,8 @@ class GenerationOutputSerializer(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "webhook",
+            "webhook_events_filter",
             "scenes",
             "subtitles_url",
             "story_source",

@@ -43,7 +43,7 @@ from .exceptions import (
 )
 from .models import Generation, StoryboardScene
 from .outputs import generation_discard_outputs
-from .signals import generation_succeeded
+from .signals import generation_finished, generation_started, generation_succeeded
 
 logger = logging.getLogger(__name__)
 Status = Generation.Status
@@ -58,7 +58,15 @@ QUEUE_DOWN_DETAIL = (
 
 
 def _fingerprint(
-    *, kind, engine, prompt, negative_prompt, params, image_bytes: bytes | None
+    *,
+    kind,
+    engine,
+    prompt,
+    negative_prompt,
+    params,
+    image_bytes: bytes | None,
+    webhook: str = "",
+    webhook_events_filter: list | None = None,
 ) -> str:
     body = {
         "kind": kind,
@@ -68,6 +76,8 @@ def _fingerprint(
         "params": params,
         "image": hashlib.sha256(image_bytes).hexdigest() if image_bytes is not None else None,
     }
+    if webhook:  # (only then: the fingerprints of bodies without one stay as they were)
+        body["webhook"] = [webhook, webhook_events_filter]
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -130,11 +140,14 @@ def generation_create(
     image=None,
     persona=None,
     idempotency_key: str = "",
+    webhook: str = "",
+    webhook_events_filter: list[str] | None = None,
 ) -> CreateResult:
     """Validate, price, charge and create in one transaction; enqueue once it commits.
 
     With an `idempotency_key`, the same key and body return the first Generation (charged once);
-    the same key with another body is a 409.
+    the same key with another body is a 409. `webhook` (checked by the caller with
+    apps.core.urls_safety) receives the events in `webhook_events_filter` (apps.webhooks).
     """
     persona_text = (persona.name, persona.description, persona.style) if persona else ()
     prompt_screen(text="\n".join((prompt, negative_prompt, *persona_text)))
@@ -151,6 +164,8 @@ def generation_create(
         negative_prompt=negative_prompt,
         params=params,
         image_bytes=image_bytes,
+        webhook=webhook,
+        webhook_events_filter=webhook_events_filter,
     )
     if idempotency_key:
         existing = _idempotent_replay(user=user, key=idempotency_key, fingerprint=fingerprint)
@@ -189,6 +204,8 @@ def generation_create(
         request_fingerprint=fingerprint,
         task_id=new_task_id(),
         enqueued_at=timezone.now(),
+        webhook=webhook,
+        webhook_events_filter=list(webhook_events_filter or []) if webhook else [],
     )
     if resolved != "procedural":
         generation.params["model"] = engine_model(resolved)
@@ -288,6 +305,7 @@ def generation_mark_running(*, generation_id, worker: str) -> Generation | None:
     if not won:
         return None
     generation.refresh_from_db()
+    generation_started.send(sender=Generation, generation=generation)
     generation_broadcast(generation_id=generation_id)
     return generation
 
@@ -418,9 +436,9 @@ def generation_mark_succeeded(
             heartbeat_at=now,
         )
         if won:
-            generation_succeeded.send(
-                sender=Generation, generation=Generation.objects.get(pk=generation_id)
-            )
+            succeeded = Generation.objects.get(pk=generation_id)
+            generation_succeeded.send(sender=Generation, generation=succeeded)
+            generation_finished.send(sender=Generation, generation=succeeded)
     if won:
         generation_broadcast(generation_id=generation_id, finished=True)
     return won
@@ -435,6 +453,9 @@ def _end_refunded(*, rows, generation_id, note: str, **values) -> bool:
         won = rows.filter(pk=generation_id).update(**values) == 1
         if won:
             generation_refund(generation_id=generation_id, note=note)
+            generation_finished.send(
+                sender=Generation, generation=Generation.objects.get(pk=generation_id)
+            )
     if won:
         generation_discard_outputs(generation_id=generation_id)
         generation_broadcast(generation_id=generation_id, finished=True)

@@ -49,6 +49,7 @@ LOCAL_APPS = [
     "apps.personas",
     "apps.content",
     "apps.generation",
+    "apps.webhooks",
     "apps.web",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
@@ -324,6 +325,16 @@ STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
 GEMINI_API_KEY = env("GEMINI_API_KEY", default="")
 GEMINI_BASE_URL = env("GEMINI_BASE_URL", default="")
 CONTENT_AUTO_APPROVE = env.bool("CONTENT_AUTO_APPROVE", default=False)
+
+# --- outgoing webhooks (apps.webhooks, docs/webhooks.md) ---
+# true only in tests and closed networks: webhook URLs may then be http and private addresses.
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+# Retries of a failed delivery: exponential backoff from WEBHOOK_RETRY_BACKOFF seconds, each wait
+# at most WEBHOOK_RETRY_BACKOFF_MAX, WEBHOOK_MAX_RETRIES times (the defaults span about 6 hours).
+WEBHOOK_RETRY_BACKOFF = env.int("WEBHOOK_RETRY_BACKOFF", default=30)
+WEBHOOK_RETRY_BACKOFF_MAX = env.int("WEBHOOK_RETRY_BACKOFF_MAX", default=3600)
+WEBHOOK_MAX_RETRIES = env.int("WEBHOOK_MAX_RETRIES", default=12)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 
 # --- storyboards ---
 # Uploaded narration audio: at most this many bytes and seconds (checked by decoding it).

@@ -48,6 +48,8 @@ CHANNEL_LAYERS = {
     }
 }
 FREE_CREDITS = env.int("FREE_CREDITS", default=50)
+# Webhooks go to the tests' own receivers on 127.0.0.1.
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=True)
 GENERATION_ENGINE = env("GENERATION_ENGINE", default="auto")
 GENERATION_PROGRESS_MIN_INTERVAL = env.float("GENERATION_PROGRESS_MIN_INTERVAL", default=0.0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -23,6 +23,7 @@ from ..services import (
     generation_mark_failed,
     runner_gone,
 )
+from ..signals import generation_started
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +132,8 @@ def storyboard_scene_mark_running(*, scene_id, worker: str) -> StoryboardScene |
             stage=stage, heartbeat_at=now, updated_at=now
         )
     scene.refresh_from_db()
+    if started:  # the storyboard's first scene: the job as a whole starts
+        generation_started.send(sender=Generation, generation=scene.generation)
     generation_broadcast(generation_id=scene.generation_id)
     return scene
 

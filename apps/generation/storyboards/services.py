@@ -142,6 +142,8 @@ def storyboard_create(
     narration_text: str = "",
     narration_audio=None,
     idempotency_key: str = "",
+    webhook: str = "",
+    webhook_events_filter: list[str] | None = None,
 ):
     """Validate, price, charge once and write the storyboard and its scenes in one transaction.
 
@@ -186,6 +188,8 @@ def storyboard_create(
             "persona": str(persona.pk) if persona else None,
         },
         image_bytes=None,
+        webhook=webhook,
+        webhook_events_filter=webhook_events_filter,
     )
     if idempotency_key:
         existing = _idempotent_replay(user=user, key=idempotency_key, fingerprint=fingerprint)
@@ -253,6 +257,8 @@ def storyboard_create(
         cost_credits=plan.total,
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
+        webhook=webhook,
+        webhook_events_filter=list(webhook_events_filter or []) if webhook else [],
     )
     stored: list[str] = []
     try:
