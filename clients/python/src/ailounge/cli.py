@@ -6,6 +6,7 @@ Exit status: 0 done, 1 the job failed or was canceled, 2 a usage or API error, 1
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from . import __version__
 from .client import DEFAULT_URL, Client
@@ -23,8 +25,9 @@ from .models import Event, Generation
 
 OK, JOB_FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+# No markup: API messages and prompts are printed as they are ("[code]" stays visible).
+out = Console(highlight=False, markup=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
 
 class UsageError(Exception):
@@ -209,7 +212,7 @@ def print_generation(generation: Generation) -> None:
             continue
         if name == "progress":
             value = f"{value * 100:.0f}%"
-        table.add_row(f"[dim]{name}[/]", str(value))
+        table.add_row(Text(name, style="dim"), Text(str(value)))
     out.print(table)
 
 
@@ -259,6 +262,9 @@ def interrupted(client: Client, generation_id: str) -> int:
         answer = ""
     if answer.strip().lower() in ("y", "yes"):
         generation = client.cancel(generation_id)
+        if not generation.finished:  # a running job stops at its next step
+            with contextlib.suppress(TimeoutError, KeyboardInterrupt):
+                generation = client.wait(generation_id, timeout=30)
         if generation.status == "canceled":
             err.print(f"canceled job {generation_id}; its credits are refunded")
         else:
