@@ -1,10 +1,10 @@
 """The delivery task: one attempt per run, retried with exponential backoff.
 
-Retries (settings WEBHOOK_RETRY_BACKOFF, WEBHOOK_RETRY_BACKOFF_MAX, WEBHOOK_MAX_RETRIES) wait
-30 s, 1, 2, 4, 8, 16, 32 min, then an hour each, each wait drawn at random up to that
-(full jitter), over about 5 hours on average by default. The longest wait stays under the
-broker's visibility timeout, so a waiting retry is not handed out twice; a repeat would carry
-the same webhook-id anyway.
+Retries (settings WEBHOOK_RETRY_BACKOFF, WEBHOOK_RETRY_BACKOFF_MAX, WEBHOOK_MAX_RETRIES) wait up
+to 30 s, 1, 2, 4, 8, 16, 32 min, then up to an hour five times (12 retries), each wait drawn at
+random up to its step (full jitter): about 6 hours at most, 3 on average. The longest wait
+stays under the broker's visibility timeout, so a waiting retry is not handed out twice; a
+repeat would carry the same webhook-id anyway.
 """
 
 from __future__ import annotations

@@ -330,7 +330,8 @@ CONTENT_AUTO_APPROVE = env.bool("CONTENT_AUTO_APPROVE", default=False)
 # true only in tests and closed networks: webhook URLs may then be http and private addresses.
 WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
 # Retries of a failed delivery: exponential backoff from WEBHOOK_RETRY_BACKOFF seconds, each wait
-# at most WEBHOOK_RETRY_BACKOFF_MAX, WEBHOOK_MAX_RETRIES times (the defaults span about 6 hours).
+# at most WEBHOOK_RETRY_BACKOFF_MAX, WEBHOOK_MAX_RETRIES times, each drawn at random up to its
+# step (the defaults: up to about 6 hours in all, 3 on average).
 WEBHOOK_RETRY_BACKOFF = env.int("WEBHOOK_RETRY_BACKOFF", default=30)
 WEBHOOK_RETRY_BACKOFF_MAX = env.int("WEBHOOK_RETRY_BACKOFF_MAX", default=3600)
 WEBHOOK_MAX_RETRIES = env.int("WEBHOOK_MAX_RETRIES", default=12)
