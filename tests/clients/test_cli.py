@@ -143,7 +143,7 @@ def test_generate_writes_the_mp4_then_status_list_quote_download(
     quote = run(env, "quote", *params(SMALL), "--json")
     assert quote.returncode == 0, quote.stderr
     assert json.loads(quote.stdout)["credits"] == job["cost_credits"]
-    assert f"{job['cost_credits']} credits" in run(env, "quote", *params(SMALL)).stdout
+    assert f"{job['cost_credits']} credit" in run(env, "quote", *params(SMALL)).stdout
 
     # `download` without --out writes <id>.mp4 in the current folder.
     fetched = run(env, "download", job["id"], cwd=tmp_path)

@@ -186,6 +186,10 @@ def describe(event: Event) -> str:
     return event.status or event.type
 
 
+def plural(credits: int | None) -> str:
+    return "1 credit" if credits == 1 else f"{credits} credits"
+
+
 def format_seconds(seconds: float) -> str:
     seconds = max(0, round(seconds))
     return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds}s"
@@ -247,7 +251,7 @@ def follow_and_finish(client: Client, generation: Generation, args) -> int:
     elif generation.succeeded:
         seconds = generation.data.get("generation_time")
         took = f" in {seconds:.1f}s" if isinstance(seconds, (int, float)) else ""
-        out.print(f"job {generation.id} succeeded{took} ({generation.cost_credits} credits)")
+        out.print(f"job {generation.id} succeeded{took} ({plural(generation.cost_credits)})")
         if saved:
             out.print(f"saved {saved}")
     else:
@@ -296,7 +300,7 @@ def cmd_generate(client: Client, args) -> int:
         wait=False,
     )
     if not args.json and not args.no_wait:
-        err.print(f"job {generation.id} queued ({generation.cost_credits} credits)")
+        err.print(f"job {generation.id} queued ({plural(generation.cost_credits)})")
     return follow_and_finish(client, generation, args)
 
 
@@ -330,7 +334,7 @@ def cmd_storyboard(client: Client, args) -> int:
         scenes or None, idempotency_key=args.idempotency_key, wait=False, **body
     )
     if not args.json and not args.no_wait:
-        err.print(f"storyboard {generation.id} queued ({generation.cost_credits} credits)")
+        err.print(f"storyboard {generation.id} queued ({plural(generation.cost_credits)})")
     return follow_and_finish(client, generation, args)
 
 
@@ -404,7 +408,8 @@ def cmd_quote(client: Client, args) -> int:
     if args.json:
         print_json(quote.data)
     else:
-        out.print(f"{quote.credits} credits ({kind}, engine {quote.engine or args.engine})")
+        unit = "credit" if quote.credits == 1 else "credits"
+        out.print(f"{quote.credits} {unit} ({kind}, engine {quote.engine or args.engine})")
     return OK
 
 

@@ -375,17 +375,20 @@ class Client:
             partial.unlink(missing_ok=True)
         return target
 
+    def _media_headers(self, url: str) -> dict[str, str]:
+        """The token goes to the API's own origin only, never to a bucket it redirects to."""
+        headers = {"User-Agent": self._http.headers["User-Agent"]}
+        if self.token and _origin(url) == _origin(self.url):
+            headers["Authorization"] = f"Token {self.token}"
+        return headers
+
     def _stream(self, url: str, out: IO[bytes], *, redirects: int = 5) -> None:
-        own = _origin(self.url)
         for attempt in range(self.retries + 1):
             current = url
             try:
                 for _ in range(redirects + 1):
-                    headers = {"User-Agent": self._http.headers["User-Agent"]}
-                    if self.token and _origin(current) == own:
-                        headers["Authorization"] = f"Token {self.token}"
                     with httpx.stream(
-                        "GET", current, headers=headers, timeout=self.timeout
+                        "GET", current, headers=self._media_headers(current), timeout=self.timeout
                     ) as response:
                         if response.is_redirect:
                             current = urljoin(current, response.headers["Location"])
