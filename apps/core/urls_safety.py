@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 from .exceptions import ApplicationError
 
@@ -61,7 +62,7 @@ def url_check_public(url: str, *, allow_private: bool, field: str = "webhook") -
 
     try:
         parts = urlsplit(url)
-        port = parts.port
+        _ = parts.port  # raises ValueError for a port out of range
     except ValueError:
         raise refuse("not a valid URL.") from None
     scheme = parts.scheme.lower()
@@ -74,11 +75,18 @@ def url_check_public(url: str, *, allow_private: bool, field: str = "webhook") -
         raise refuse("the URL must not carry a user name or password.")
     if allow_private:
         return url
+    _public_addresses(url, refuse=refuse)
+    return url
+
+
+def _public_addresses(url: str, *, refuse) -> list[str]:
+    parts = urlsplit(url)
+    host, scheme = parts.hostname, parts.scheme.lower()
     try:
-        infos = socket.getaddrinfo(host, port or (443 if scheme == "https" else 80))
+        infos = socket.getaddrinfo(host, parts.port or (443 if scheme == "https" else 80))
     except (socket.gaierror, UnicodeError, OSError):
         raise refuse(f"the host {host} does not resolve.") from None
-    addresses = {info[4][0] for info in infos}
+    addresses = sorted({info[4][0] for info in infos})
     if not addresses or not all(address_is_public(a) for a in addresses):
         raise refuse(
             f"{host} resolves to a loopback, private, link-local or reserved address; "
@@ -86,4 +94,33 @@ def url_check_public(url: str, *, allow_private: bool, field: str = "webhook") -
         )
     if scheme == "http":
         raise refuse("use an https URL.")
-    return url
+    return addresses
+
+
+@dataclass(frozen=True)
+class PinnedTarget:
+    """Where to connect for a checked URL: `url` names the checked address itself, so nothing
+    resolves the name again between the check and the call (no DNS rebinding); `host` goes in
+    the Host header and `sni_hostname` is the name the TLS certificate is verified against."""
+
+    url: str
+    host: str
+    sni_hostname: str
+
+
+def url_pin_public(url: str, *, field: str = "webhook") -> PinnedTarget:
+    """Check `url` as url_check_public does (private addresses never allowed) and pin it to
+    one of the public addresses its host resolved to."""
+    url_check_public(url, allow_private=True, field=field)  # the URL's own shape
+
+    def refuse(reason: str) -> UnsafeURL:
+        return UnsafeURL(f"{field}: {reason}", extra={field: [reason]})
+
+    address = _public_addresses(url, refuse=refuse)[0]
+    parts = urlsplit(url)
+    literal = f"[{address}]" if ":" in address else address
+    netloc = f"{literal}:{parts.port}" if parts.port else literal
+    host = parts.netloc.rpartition("@")[2]
+    return PinnedTarget(
+        url=urlunsplit(parts._replace(netloc=netloc)), host=host, sni_hostname=parts.hostname
+    )

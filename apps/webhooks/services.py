@@ -28,7 +28,7 @@ from django.utils import timezone
 from rest_framework.utils.encoders import JSONEncoder
 from standardwebhooks import Webhook
 
-from apps.core.urls_safety import UnsafeURL, url_check_public
+from apps.core.urls_safety import UnsafeURL, url_check_public, url_pin_public
 from apps.generation import eta
 from apps.generation.dispatch import task_send
 from apps.generation.models import Generation
@@ -162,18 +162,22 @@ def webhook_signed_headers(*, key: str, message_id: str, payload: str, now=None)
     }
 
 
-def _post(url: str, *, payload: str, headers: dict) -> httpx.Response:
+def _post(url: str, *, payload: str, headers: dict, pinned=None) -> httpx.Response:
+    """POST the delivery. With `pinned` (a checked public address) the connection goes to that
+    address, with the URL's host in the Host header and as the TLS name, so a name that
+    resolves elsewhere by the time of the call (DNS rebinding) cannot redirect it."""
     timeout = settings.WEBHOOK_TIMEOUT_SECONDS
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers}
+    extensions = {}
+    if pinned is not None:
+        url, headers["Host"] = pinned.url, pinned.host
+        extensions["sni_hostname"] = pinned.sni_hostname
     with httpx.Client(
         follow_redirects=False,
         timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
         trust_env=False,  # no proxy from the environment: the address checked is the one called
     ) as client:
-        return client.post(
-            url,
-            content=payload.encode(),
-            headers={"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers},
-        )
+        return client.post(url, content=payload.encode(), headers=headers, extensions=extensions)
 
 
 def _retryable(status_code: int) -> bool:
@@ -191,8 +195,12 @@ def webhook_attempt(*, delivery_id, last: bool = False) -> Outcome:
         return "skipped"
     number = delivery.attempts + 1
     status_code, error, outcome = None, "", "failed"
+    pinned = None
     try:
-        url_check_public(delivery.url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE)
+        if settings.WEBHOOK_ALLOW_PRIVATE:
+            url_check_public(delivery.url, allow_private=True)
+        else:
+            pinned = url_pin_public(delivery.url)
     except UnsafeURL as exc:
         error = f"Refused: {exc.message}"
     else:
@@ -200,7 +208,7 @@ def webhook_attempt(*, delivery_id, last: bool = False) -> Outcome:
         key = webhook_secret_get_or_create(user=delivery.generation.user).key
         headers = webhook_signed_headers(key=key, message_id=delivery.message_id, payload=payload)
         try:
-            response = _post(delivery.url, payload=payload, headers=headers)
+            response = _post(delivery.url, payload=payload, headers=headers, pinned=pinned)
         except httpx.TimeoutException as exc:
             error, outcome = f"Timed out: {exc.__class__.__name__}", "retry"
         except httpx.HTTPError as exc:

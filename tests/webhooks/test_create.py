@@ -162,3 +162,40 @@ def test_a_name_is_judged_by_every_address_it_resolves_to():
     with pytest.raises(UnsafeURL, match="resolves to"):
         url_check_public("https://localhost:8443/x", allow_private=False)
     assert url_check_public("http://localhost/x", allow_private=True) == "http://localhost/x"
+
+
+# --- pinning the checked address (no DNS rebinding between the check and the call) ------------
+
+
+def test_a_checked_url_is_pinned_to_its_public_address():
+    from apps.core.urls_safety import url_pin_public
+
+    pinned = url_pin_public("https://93.184.216.34:8443/hook?x=1")
+    assert pinned.url == "https://93.184.216.34:8443/hook?x=1"
+    assert (pinned.host, pinned.sni_hostname) == ("93.184.216.34:8443", "93.184.216.34")
+    six = url_pin_public("https://[2606:4700:4700::1111]/hook")
+    assert six.url == "https://[2606:4700:4700::1111]/hook"
+    for unsafe in ("https://127.0.0.1/hook", "http://93.184.216.34/hook", "ftp://93.184.216.34/"):
+        with pytest.raises(UnsafeURL):
+            url_pin_public(unsafe)
+
+
+def test_a_pinned_delivery_connects_to_the_pinned_address_and_never_resolves_the_name(receiver):
+    from apps.core.urls_safety import PinnedTarget
+    from apps.webhooks.services import _post
+
+    port = receiver.url().split(":")[2].split("/")[0]
+    pinned = PinnedTarget(
+        url=f"http://127.0.0.1:{port}/pinned",
+        host=f"hooks.example.invalid:{port}",
+        sni_hostname="hooks.example.invalid",
+    )
+    response = _post(
+        f"http://hooks.example.invalid:{port}/pinned",  # resolves nowhere: only the pin works
+        payload="{}",
+        headers={"webhook-id": "msg_pin"},
+        pinned=pinned,
+    )
+    assert response.status_code == 200
+    (request,) = receiver.wait_for("/pinned", count=1)
+    assert request.headers["Host"] == f"hooks.example.invalid:{port}"
