@@ -6,7 +6,7 @@ moment (the API's GenerationOutputSerializer), and the `webhooks.deliver` task i
 row commits. The task calls `webhook_attempt` until the receiver answers 2xx, the delivery is
 refused, or the retries run out (tasks.py holds the schedule).
 
-Each attempt checks the URL again (apps.core.urls_safety: a name may resolve elsewhere by now),
+Each attempt checks the URL again and connects to the address it checked (apps.core.urls_safety),
 signs the body the Standard Webhooks way with the owner's secret as it is then (a rotation
 takes effect at the next attempt), POSTs it without following redirects, and records itself.
 """
