@@ -1,0 +1,28 @@
+"""The serializers every app's API shares: strict input, and the one error body."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+
+class StrictSerializer(serializers.Serializer):
+    """Rejects keys it does not know, so a typo is an error rather than a silent default.
+
+    The schema says so too: its request components carry `additionalProperties: false`
+    (apps.core.schema)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({key: ["Unknown parameter."] for key in unknown})
+        return super().to_internal_value(data)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every API error: a message and a code; a 400 adds each field's errors beside them
+    (`{"detail": "prompt: ...", "code": "invalid", "prompt": ["..."]}`)."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
