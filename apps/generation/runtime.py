@@ -119,3 +119,13 @@ def video_request(*, kind: str, prompt: str, negative_prompt: str, image_path, p
         seed=seed,
         extra={k: v for k, v in params.items() if k in ENGINE_EXTRA_PARAMS},
     )
+
+
+def look_again_if_runner_may_live(task, verdict: str) -> None:
+    """After a take-over answer of "wait" (the job's runner may be alive on another machine):
+    retry this delivery once a heartbeat is due, TAKEOVER_LOOKS times at most, then give up
+    (the reaper ends the job if that runner is in fact gone)."""
+    if verdict == "wait" and task.request.retries < TAKEOVER_LOOKS:
+        raise task.retry(
+            countdown=2 * settings.GENERATION_HEARTBEAT_INTERVAL, max_retries=TAKEOVER_LOOKS
+        )

@@ -23,9 +23,9 @@ from .outputs import generation_discard_outputs, generation_store_output
 from .progress import ProgressReporter
 from .runtime import (
     JOB_TASK_OPTIONS,
-    TAKEOVER_LOOKS,
     Heartbeat,
     engine_load,
+    look_again_if_runner_may_live,
     procedural_fallback,
     video_request,
 )
@@ -50,11 +50,7 @@ def generation_run(self, generation_id: str) -> str:
         verdict, generation = generation_take_over(
             generation_id=generation_id, task_id=self.request.id, worker=worker
         )
-        if verdict == "wait" and self.request.retries < TAKEOVER_LOOKS:
-            # Its runner may be alive on another machine: look again once a heartbeat is due.
-            raise self.retry(
-                countdown=2 * settings.GENERATION_HEARTBEAT_INTERVAL, max_retries=TAKEOVER_LOOKS
-            )
+        look_again_if_runner_may_live(self, verdict)
         if generation is None:
             return "skipped"  # finished, canceled, a duplicate, or a live runner has it
     from workers.engines.base import EngineError, EngineUnavailable, GenerationCanceled

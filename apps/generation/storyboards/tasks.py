@@ -21,9 +21,9 @@ from ..outputs import generation_discard_outputs, generation_store_output
 from ..progress import StoryboardAssemblyReporter, StoryboardSceneReporter
 from ..runtime import (
     JOB_TASK_OPTIONS,
-    TAKEOVER_LOOKS,
     Heartbeat,
     engine_load,
+    look_again_if_runner_may_live,
     procedural_fallback,
     video_request,
 )
@@ -85,10 +85,7 @@ def storyboard_scene_run(self, scene_id: str) -> str:
         verdict, scene = storyboard_scene_take_over(
             scene_id=scene_id, task_id=self.request.id, worker=worker
         )
-        if verdict == "wait" and self.request.retries < TAKEOVER_LOOKS:
-            raise self.retry(
-                countdown=2 * settings.GENERATION_HEARTBEAT_INTERVAL, max_retries=TAKEOVER_LOOKS
-            )
+        look_again_if_runner_may_live(self, verdict)
         if scene is None:
             return "skipped"
     from workers.engines.base import EngineError, EngineUnavailable, GenerationCanceled
@@ -183,10 +180,7 @@ def storyboard_assemble(self, generation_id: str) -> str:
         verdict, generation = storyboard_assembly_take_over(
             generation_id=generation_id, task_id=self.request.id, worker=worker
         )
-        if verdict == "wait" and self.request.retries < TAKEOVER_LOOKS:
-            raise self.retry(
-                countdown=2 * settings.GENERATION_HEARTBEAT_INTERVAL, max_retries=TAKEOVER_LOOKS
-            )
+        look_again_if_runner_may_live(self, verdict)
     if generation is None:
         return "skipped"
     import numpy as np
