@@ -1,8 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 
 from apps.accounts.apis import MeApi, TokenObtainApi
+from apps.core.views import api_not_found
 from apps.generation.apis import GenerationMediaApi, GenerationSceneMediaApi
 from apps.web.views.seo import robots_txt, sitemap_xml
 
@@ -23,6 +28,9 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    # Whatever no API route takes (a malformed id too) answers the API's JSON 404.
+    re_path(r"^api/", api_not_found),
     path("accounts/", include("allauth.urls")),
     re_path(
         r"^media/generations/(?P<pk>[0-9a-f-]{36})/(?P<name>video|thumbnail|subtitles)$",

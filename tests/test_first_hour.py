@@ -27,6 +27,7 @@ from django.test import override_settings
 from django.urls import path
 from rest_framework.views import APIView
 
+from apps.billing.models import CreditPack
 from apps.core.exceptions import ApplicationError, ServiceUnavailable
 from tests.processes import free_port
 
@@ -361,11 +362,8 @@ def request_log(caplog) -> list[tuple[str, int]]:
 def test_checkout_without_stripe_is_one_warning_not_an_error(api, caplog, settings):
     settings.STRIPE_SECRET_KEY = ""
     caplog.set_level(logging.INFO, logger="django.request")
-    response = api.post(
-        "/api/v1/billing/checkout/",
-        {"pack": "00000000-0000-0000-0000-000000000001"},
-        format="json",
-    )
+    pack = CreditPack.objects.filter(active=True).first()  # seeded by a migration
+    response = api.post("/api/v1/billing/checkout/", {"pack": str(pack.pk)}, format="json")
     assert response.status_code == 503
     assert response.json()["code"] == "billing_unavailable"
     assert request_log(caplog) == [("WARNING", 503)]

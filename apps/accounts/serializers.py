@@ -13,5 +13,5 @@ class TokenOutputSerializer(serializers.Serializer):
 class MeOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
-    email = serializers.EmailField()
+    email = serializers.CharField(help_text='An email address, or "" when none was given.')
     credits = serializers.IntegerField()

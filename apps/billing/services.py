@@ -157,11 +157,12 @@ def purchase_checkout_start(*, user, pack_id, success_url: str, cancel_url: str)
     The purchase is committed before Stripe is called (no transaction is held open across the
     network); a Stripe failure marks it `failed` and raises PaymentProviderError.
     """
+    pack = CreditPack.objects.filter(pk=pack_id, active=True).first()
+    if pack is None:  # a mistake in the request, whether or not Stripe is configured
+        message = "This credit pack does not exist or is no longer on sale."
+        raise PackUnavailable(message, extra={"pack": [message]})
     if not stripe_api.stripe_configured():
         raise BillingUnavailable(UNAVAILABLE_MESSAGE)
-    pack = CreditPack.objects.filter(pk=pack_id, active=True).first()
-    if pack is None:
-        raise PackUnavailable("This credit pack does not exist or is no longer on sale.")
     purchase = Purchase.objects.create(
         user=user,
         pack=pack,

@@ -53,6 +53,7 @@ class ContentMineListApi(ListAPIView):
 
 class ContentDetailApi(APIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
+    error_statuses = {"patch": (403,)}  # publishing suspended
 
     @extend_schema(responses=ContentItemOutputSerializer)
     def get(self, request, pk):
@@ -69,6 +70,8 @@ class ContentDetailApi(APIView):
 
 
 class ContentReportApi(APIView):
+    error_statuses = {"post": (409,)}  # already reported
+
     @extend_schema(request=ReportInputSerializer, responses={201: ReportOutputSerializer})
     def post(self, request, pk):
         item = content_get_for_viewer(user=request.user, item_id=pk)
@@ -80,6 +83,8 @@ class ContentReportApi(APIView):
 
 class ContentModerateApi(APIView):
     """Staff only (anyone else gets a 404): approve, reject, refund, suspend the owner."""
+
+    error_statuses = {"post": (409,)}  # already refunded, owner already suspended
 
     @extend_schema(request=ModerateInputSerializer, responses=ContentItemOutputSerializer)
     def post(self, request, pk):

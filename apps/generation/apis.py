@@ -6,7 +6,7 @@ from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,8 +20,11 @@ from .serializers import (
     STORYBOARD_QUOTE_FIELDS,
     GenerationCreateInputSerializer,
     GenerationOutputSerializer,
+    GenerationQuoteQuerySerializer,
+    GenerationQuoteSerializer,
     JSONObjectField,
     StoryboardQuoteInputSerializer,
+    quote_param_fields,
 )
 from .services import generation_cancel, generation_create, generation_quote
 from .storyboards.planning import storyboard_quote
@@ -31,7 +34,9 @@ from .storyboards.services import storyboard_create, storyboard_retry, storyboar
 
 class GenerationListCreateApi(ListAPIView):
     serializer_class = GenerationOutputSerializer
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [JSONParser, MultiPartParser]
+    # 402 short credits, 409 an Idempotency-Key reused with another body, 503 queue or engine
+    error_statuses = {"post": (402, 409, 503)}
 
     def get_queryset(self):
         return generation_list(user=self.request.user).prefetch_related("scenes")
@@ -58,40 +63,35 @@ class GenerationListCreateApi(ListAPIView):
 
 
 class GenerationQuoteApi(APIView):
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("kind", str, required=True),
-            OpenApiParameter("engine", str),
-            OpenApiParameter("persona", str, description="one of your personas (its defaults)"),
-        ],
-        responses={200: dict},
-    )
+    error_statuses = {"get": (400, 503)}  # 503: an engine this server does not run
+
+    @extend_schema(parameters=[GenerationQuoteQuerySerializer], responses=GenerationQuoteSerializer)
     def get(self, request):
         query = request.query_params
-        kind = query.get("kind", "")
-        if kind == Generation.Kind.STORYBOARD:
-            return self._storyboard(query, persona=self._persona(request, query))
-        if kind not in PARAMS_SERIALIZERS:
-            return Response(
-                {
-                    "detail": "kind: choose image_to_video, text_to_video or storyboard.",
-                    "code": "invalid",
-                },
-                status=400,
-            )
+        checked = GenerationQuoteQuerySerializer(data=query.dict())
+        checked.is_valid(raise_exception=True)  # unknown names, types and ranges, as at create
+        values = checked.validated_data
+        kind = values["kind"]
         persona = self._persona(request, query)
         raw = {}
         if "params" in query:
             raw = JSONObjectField().run_validation(query["params"])
-        fields = PARAMS_SERIALIZERS[kind]().fields
-        raw.update({k: v for k, v in query.items() if k in fields})
+        fields = PARAMS_SERIALIZERS.get(kind, StoryboardQuoteInputSerializer)().fields
+        given = {k: v for k, v in query.items() if k in quote_param_fields()}
+        if kind == Generation.Kind.STORYBOARD:
+            # One by one or in `params`: the scenes' defaults.
+            return self._storyboard(query, params={**given, **raw}, persona=persona)
+        unknown = sorted(set(given) - set(fields))
+        if unknown:
+            raise serializers.ValidationError({unknown[0]: [f"{kind} takes no {unknown[0]}."]})
+        raw.update(given)
         if persona is not None:
             # The persona's defaults fill what the request leaves unset, as at create.
             raw = {**{k: v for k, v in persona.defaults.items() if k in fields}, **raw}
         params = PARAMS_SERIALIZERS[kind](data=raw)
         params.is_valid(raise_exception=True)
         engine, credits = generation_quote(
-            kind=kind, engine=query.get("engine", "auto"), params=dict(params.validated_data)
+            kind=kind, engine=values["engine"], params=dict(params.validated_data)
         )
         return Response({"credits": credits, "engine": engine})
 
@@ -107,9 +107,10 @@ class GenerationQuoteApi(APIView):
         except serializers.ValidationError as exc:
             raise serializers.ValidationError({"persona": exc.detail}) from None
 
-    def _storyboard(self, query, *, persona=None):
+    def _storyboard(self, query, *, params, persona=None):
         """`scenes` (the create body's JSON list), or `scene_count` scenes of `duration` s."""
-        raw = {k: query[k] for k in STORYBOARD_QUOTE_FIELDS if k in query}
+        raw = {k: query[k] for k in STORYBOARD_QUOTE_FIELDS if k in query and k != "params"}
+        raw["params"] = params
         data = StoryboardQuoteInputSerializer(data=raw)
         data.is_valid(raise_exception=True)
         plan = storyboard_quote(**data.validated_data, persona=persona)
@@ -132,6 +133,8 @@ class GenerationDetailApi(APIView):
 
 
 class GenerationCancelApi(APIView):
+    error_statuses = {"post": (409,)}  # already ended
+
     @extend_schema(request=None, responses=GenerationOutputSerializer)
     def post(self, request, pk):
         generation = generation_get(user=request.user, generation_id=pk)
@@ -140,6 +143,8 @@ class GenerationCancelApi(APIView):
 
 
 class GenerationSceneRetryApi(APIView):
+    error_statuses = {"post": (400, 402, 409, 503)}
+
     @extend_schema(request=None, responses=GenerationOutputSerializer)
     def post(self, request, pk, index: int):
         generation = generation_get(user=request.user, generation_id=pk)
@@ -149,6 +154,8 @@ class GenerationSceneRetryApi(APIView):
 
 class GenerationRetryApi(APIView):
     """A failed storyboard: run again what has no output (scenes, else the assembly)."""
+
+    error_statuses = {"post": (400, 402, 409, 503)}
 
     @extend_schema(request=None, responses=GenerationOutputSerializer)
     def post(self, request, pk):

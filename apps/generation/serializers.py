@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 
@@ -12,7 +13,9 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
+from apps.core.serializers import StrictSerializer
 from apps.core.urls_safety import url_check_public
 
 from .models import Generation, StoryboardScene
@@ -25,20 +28,10 @@ from .selectors import (
 SEED_MAX = 2**32 - 1
 
 
-class StrictSerializer(serializers.Serializer):
-    """Rejects keys it does not know, so a typo is an error rather than a silent default."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, dict):
-            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
-        unknown = sorted(set(data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError({key: ["Unknown parameter."] for key in unknown})
-        return super().to_internal_value(data)
-
-
 def _size_field(default: int) -> serializers.IntegerField:
-    return serializers.IntegerField(min_value=64, max_value=1920, default=default)
+    field = serializers.IntegerField(min_value=64, max_value=1920, default=default)
+    field.multiple_of = 8  # checked by _SizeMixin; told in the schema (apps.core.schema)
+    return field
 
 
 class _SizeMixin(StrictSerializer):
@@ -415,6 +408,7 @@ class GenerationOutputSerializer(serializers.ModelSerializer):
     story_source = serializers.SerializerMethodField()
 
     STORYBOARD_ONLY = ("scenes", "subtitles_url", "story_source")
+    schema_optional_fields = STORYBOARD_ONLY  # absent for the other kinds
 
     class Meta:
         model = Generation
@@ -544,3 +538,55 @@ class StoryboardQuoteInputSerializer(StrictSerializer):
             "params": attrs.get("params") or {},
             "chain": attrs["chain"],
         }
+
+
+def quote_param_fields() -> dict[str, serializers.Field]:
+    """Every kind's parameters, each optional (the kind's own serializer then checks them)."""
+    fields: dict[str, serializers.Field] = {}
+    for serializer_class in PARAMS_SERIALIZERS.values():
+        for name, field in serializer_class().fields.items():
+            if name not in fields:
+                field = copy.deepcopy(field)
+                field.required, field.default = False, empty
+                fields[name] = field
+    return fields
+
+
+class GenerationQuoteQuerySerializer(StrictSerializer):
+    """The quote's query parameters, as create takes them: an unknown one is refused (400).
+
+    A kind's parameters are given one by one (`num_frames=24`) or as `params=<JSON object>`;
+    a storyboard's as `scenes=<JSON list>`, or `scene_count` scenes of `duration` seconds."""
+
+    kind = serializers.ChoiceField(choices=Generation.Kind.choices)
+    engine = serializers.ChoiceField(choices=Generation.Engine.choices, default="auto")
+    persona = serializers.UUIDField(
+        required=False, help_text="One of your personas: its defaults fill unset parameters."
+    )
+    params = serializers.CharField(required=False, help_text="A JSON object of parameters.")
+    # storyboard only
+    scenes = serializers.CharField(required=False, help_text="A JSON list of scenes.")
+    scene_count = serializers.IntegerField(min_value=1, max_value=10, required=False)
+    duration = serializers.FloatField(min_value=0.5, max_value=20.0, required=False)
+    chain = serializers.BooleanField(required=False)
+
+    def get_fields(self):
+        return {**super().get_fields(), **quote_param_fields()}
+
+    def validate(self, attrs):
+        if attrs["kind"] != Generation.Kind.STORYBOARD:
+            given = [
+                name for name in ("scenes", "scene_count", "duration", "chain") if name in attrs
+            ]
+            if given:
+                raise serializers.ValidationError({given[0]: ["Only a storyboard takes this."]})
+        return attrs
+
+
+class GenerationQuoteSerializer(serializers.Serializer):
+    """A quote: the price, the engine that would run; a storyboard's adds its parts."""
+
+    credits = serializers.IntegerField()
+    engine = serializers.CharField()
+    scenes = serializers.ListField(child=serializers.IntegerField(), required=False)
+    assembly = serializers.IntegerField(required=False)

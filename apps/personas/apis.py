@@ -10,7 +10,7 @@ from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
@@ -27,7 +27,7 @@ from .serializers import (
 )
 from .services import persona_create, persona_delete, persona_draft_from_image, persona_update
 
-PARSERS = [JSONParser, MultiPartParser, FormParser]
+PARSERS = [JSONParser, MultiPartParser]
 
 
 class PersonaListCreateApi(ListAPIView):
@@ -78,7 +78,7 @@ class PersonaDraftThrottle(UserRateThrottle):
 class PersonaDraftApi(APIView):
     """Character from image: a persona draft (nothing stored), from Gemini or the local analysis."""
 
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]
     throttle_classes = [PersonaDraftThrottle]
 
     @extend_schema(request=PersonaDraftInputSerializer, responses=PersonaDraftOutputSerializer)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.generation.serializers import PARAMS_SERIALIZERS, JSONObjectField, StrictSerializer
+from apps.generation.serializers import (
+    PARAMS_SERIALIZERS,
+    JSONObjectField,
+    StrictSerializer,
+    quote_param_fields,
+)
 
 from .models import Persona
 
@@ -43,7 +47,14 @@ def validate_defaults(value: dict) -> dict:
     return clean
 
 
-@extend_schema_field(OpenApiTypes.OBJECT)
+class PersonaDefaultsSerializer(StrictSerializer):
+    """The schema of `defaults`: any generation parameter, each with its rules."""
+
+    def get_fields(self):
+        return quote_param_fields()
+
+
+@extend_schema_field(PersonaDefaultsSerializer)
 class DefaultsField(JSONObjectField):
     """Generation parameters: a JSON object (a JSON string in multipart requests)."""
 
