@@ -17,6 +17,14 @@ class StrictSerializer(serializers.Serializer):
         unknown = sorted(set(data) - set(self.fields))
         if unknown:
             raise serializers.ValidationError({key: ["Unknown parameter."] for key in unknown})
+        # DRF turns a JSON number into text; the schema says a string, so a number is refused.
+        numbers = sorted(
+            name
+            for name, field in self.fields.items()
+            if isinstance(field, serializers.CharField) and isinstance(data.get(name), int | float)
+        )
+        if numbers:
+            raise serializers.ValidationError({key: ["Not a valid string."] for key in numbers})
         return super().to_internal_value(data)
 
 

@@ -121,3 +121,10 @@ def test_the_api_docs_load_only_local_assets(db, page):
         if asset.startswith("/static/"):
             assert client.get(asset).status_code == 200, asset
     assert "cdn" not in text.lower()
+
+
+def test_a_strict_body_refuses_a_number_where_the_schema_says_a_string(api):
+    response = api.post("/api/v1/personas/", {"name": 3201}, format="json")
+    assert response.status_code == 400
+    assert response.json()["name"] == ["Not a valid string."]
+    assert api.post("/api/v1/personas/", {"name": "3201"}, format="json").status_code == 201
