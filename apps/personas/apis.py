@@ -33,6 +33,7 @@ PARSERS = [JSONParser, MultiPartParser]
 class PersonaListCreateApi(ListAPIView):
     serializer_class = PersonaOutputSerializer
     parser_classes = PARSERS
+    error_statuses = {"post": (409,)}  # a persona of that name exists
 
     def get_queryset(self):
         return persona_list(user=self.request.user)
@@ -48,6 +49,7 @@ class PersonaListCreateApi(ListAPIView):
 
 class PersonaDetailApi(APIView):
     parser_classes = PARSERS
+    error_statuses = {"patch": (409,)}  # a persona of that name exists
 
     @extend_schema(responses=PersonaOutputSerializer)
     def get(self, request, pk):

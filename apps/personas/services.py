@@ -29,7 +29,7 @@ HEX_DIGITS = set("0123456789abcdef")
 
 
 class PersonaNameTaken(ApplicationError):
-    status_code = 400
+    status_code = 409  # a conflict with a persona the user has, not a malformed request
     default_code = "persona_name_taken"
 
 

@@ -102,7 +102,7 @@ def test_unknown_fields_and_missing_name_are_refused(api):
 def test_names_are_unique_per_user(api, api_for, other_user):
     assert api.post("/api/v1/personas/", {"name": "Nova"}, format="json").status_code == 201
     again = api.post("/api/v1/personas/", {"name": "nova"}, format="json")
-    assert again.status_code == 400 and again.json()["code"] == "persona_name_taken"
+    assert again.status_code == 409 and again.json()["code"] == "persona_name_taken"
     # Another user may use the same name.
     other = api_for(other_user).post("/api/v1/personas/", {"name": "Nova"}, format="json")
     assert other.status_code == 201
