@@ -28,10 +28,12 @@ from .selectors import (
 SEED_MAX = 2**32 - 1
 
 
+class _SizeField(serializers.IntegerField):
+    multiple_of = 8  # checked by _SizeMixin; told in the schema (apps.core.schema)
+
+
 def _size_field(default: int) -> serializers.IntegerField:
-    field = serializers.IntegerField(min_value=64, max_value=1920, default=default)
-    field.multiple_of = 8  # checked by _SizeMixin; told in the schema (apps.core.schema)
-    return field
+    return _SizeField(min_value=64, max_value=1920, default=default)
 
 
 class _SizeMixin(StrictSerializer):

@@ -128,3 +128,11 @@ def test_a_strict_body_refuses_a_number_where_the_schema_says_a_string(api):
     assert response.status_code == 400
     assert response.json()["name"] == ["Not a valid string."]
     assert api.post("/api/v1/personas/", {"name": "3201"}, format="json").status_code == 201
+
+
+def test_sizes_are_multiples_of_8_wherever_they_are_taken(schema):
+    components = schema["components"]["schemas"]
+    assert components["PersonaDefaultsRequest"]["properties"]["height"]["multipleOf"] == 8
+    quote = schema["paths"]["/api/v1/generations/quote/"]["get"]["parameters"]
+    width = next(p for p in quote if p["name"] == "width")
+    assert width["schema"]["multipleOf"] == 8
