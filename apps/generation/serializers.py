@@ -408,6 +408,8 @@ class GenerationOutputSerializer(serializers.ModelSerializer):
     scenes = serializers.SerializerMethodField()
     subtitles_url = serializers.SerializerMethodField()
     story_source = serializers.SerializerMethodField()
+    # A URL when the job has a webhook, "" when it has none (so not `format: uri`).
+    webhook = serializers.CharField(read_only=True)
 
     STORYBOARD_ONLY = ("scenes", "subtitles_url", "story_source")
     schema_optional_fields = STORYBOARD_ONLY  # absent for the other kinds
