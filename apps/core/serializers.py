@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+NUMBER_FIELDS = (serializers.IntegerField, serializers.FloatField, serializers.DecimalField)
+
 
 class StrictSerializer(serializers.Serializer):
     """Rejects keys it does not know, so a typo is an error rather than a silent default.
@@ -25,6 +27,16 @@ class StrictSerializer(serializers.Serializer):
         )
         if numbers:
             raise serializers.ValidationError({key: ["Not a valid string."] for key in numbers})
+        # And a JSON true/false where it says a number (Python counts a bool as an int).
+        flags = sorted(
+            name
+            for name, field in self.fields.items()
+            if isinstance(field, NUMBER_FIELDS) and isinstance(data.get(name), bool)
+        )
+        if flags:
+            raise serializers.ValidationError(
+                {key: ["A valid number is required."] for key in flags}
+            )
         return super().to_internal_value(data)
 
 

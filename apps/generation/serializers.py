@@ -187,6 +187,19 @@ class StoryboardSceneInputSerializer(StrictSerializer):
     params = JSONObjectField(required=False, default=dict)
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "maxLength": 2000,
+        # What the server takes: an http(s) URL naming a host (https and a public address
+        # unless WEBHOOK_ALLOW_PRIVATE; apps.core.urls_safety), or "" for none.
+        "pattern": r"^(https?://[A-Za-z0-9.-]+(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~/-]*)?)?$",
+    }
+)
+class WebhookURLField(serializers.CharField):
+    """The URL a job's events go to."""
+
+
 class GenerationCreateInputSerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=Generation.Kind.choices)
     engine = serializers.ChoiceField(choices=Generation.Engine.choices, default="auto")
@@ -198,7 +211,7 @@ class GenerationCreateInputSerializer(StrictSerializer):
     image = serializers.FileField(required=False, allow_empty_file=True)
     persona = serializers.UUIDField(required=False, allow_null=True, default=None)
     # (a CharField: every refusal, the scheme's too, comes from url_check_public, `unsafe_url`)
-    webhook = serializers.CharField(
+    webhook = WebhookURLField(
         max_length=2000, required=False, allow_blank=True, default="", trim_whitespace=True
     )
     webhook_events_filter = WebhookEventsField(required=False)

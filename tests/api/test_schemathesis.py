@@ -3,13 +3,16 @@
 The real web server (daphne) runs on the test database with a user who has a token and plenty
 of credits; no worker runs, so created jobs stay queued. `st run` fetches /api/schema/ and sends
 what it generates from it (positive and negative data, the coverage phase's edge cases and the
-stateful links), and must report nothing. The run is bounded in examples and in time.
+stateful links), and must report nothing. The run is bounded in examples and in time. Every
+check runs on every operation but two that are not clean yet: positive_data_acceptance and
+negative_data_rejection (see the comment at --exclude-checks).
 
 Left out, and why:
 - the media endpoints are not in the schema (files streamed to a browser, not JSON);
 - the Stripe webhook is outside /api/v1/ and the schema (it needs a Stripe signature);
 - uploads: a schema says "binary", the server decodes the image or the audio, so
-  tests/api/schemathesis_hooks.py puts a real PNG or WAV in every generated file field;
+  tests/api/schemathesis_hooks.py puts a real PNG or WAV in every generated file field, and a
+  persona id in a body must be one of the caller's, so the hook puts the fuzzing user's own;
 - POST billing/checkout/ answers its documented 503 here (Stripe has no keys in tests), which
   `not_a_server_error` counts as a failure by design: for that operation only, 503 is expected.
 """
@@ -23,21 +26,11 @@ import pytest
 from rest_framework.authtoken.models import Token
 
 from apps.billing.services import credits_adjust
+from apps.personas.models import Persona
 from tests import processes
 from tests.factories import UserFactory
 
-pytestmark = [
-    pytest.mark.timeout(420),
-    # Not yet clean; what schemathesis still finds (see the report of the run):
-    # - create's body: the rules that depend on `kind` (a kind's params and fields, an image for
-    #   image_to_video, scenes or a story) are not a oneOf per kind yet, and any `webhook`
-    #   string is schema-valid while the server refuses all but public http(s) URLs;
-    # - GenerationOutput.webhook is `format: uri` but "" when there is none;
-    # - retry of a kind that is not a storyboard is a 400 for a schema-valid request;
-    # - a CharField takes a JSON number (DRF coerces it);
-    # - daphne (Twisted) answers a multipart body without parts with an empty 400.
-    pytest.mark.xfail(reason="the schema does not yet say everything create checks", strict=False),
-]
+pytestmark = [pytest.mark.timeout(420)]
 
 CONFIG = """\
 # Stripe has no keys in tests: the checkout's documented 503 is its answer here; a pack id that
@@ -53,6 +46,12 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "404",
 include-path = "/api/v1/generations/quote/"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "404", "409", "429", "5xx"]
 
+# A persona draft reads its picture: one smaller than 64 px a side is a 400 (`invalid_image`),
+# which a schema cannot say of a binary field (the coverage phase sends its own 1 px PNG).
+[[operations]]
+include-path = "/api/v1/personas/draft/"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "404", "409", "429"]
+
 # A well-formed login with a wrong password is a 400 (DRF's answer), not a schema mismatch.
 [[operations]]
 include-path = "/api/v1/auth/token/"
@@ -66,17 +65,19 @@ def fuzz_user(transactional_db):
     credits_adjust(
         user=user, amount=1_000_000, note="fuzzing", created_by=None, reference="test:fuzz"
     )
-    return user, Token.objects.create(user=user).key
+    persona = Persona.objects.create(user=user, name="Fuzz", description="a test pilot")
+    return user, Token.objects.create(user=user).key, persona
 
 
 def test_schemathesis_finds_nothing(fuzz_user, tmp_path):
-    _, token = fuzz_user
+    _, token, persona = fuzz_user
     config = tmp_path / "schemathesis.toml"
     config.write_text(CONFIG)
     env = {
         **processes.process_env(),
         "PYTHONPATH": str(processes.ROOT),
-        "SCHEMATHESIS_HOOKS": "tests.api.schemathesis_hooks",  # real images and audio
+        "SCHEMATHESIS_HOOKS": "tests.api.schemathesis_hooks",  # real images, audio, ids
+        "FUZZ_PERSONA_ID": str(persona.pk),
     }
     with processes.web_server(GENERATION_ENGINE="procedural") as base:
         started = time.monotonic()
@@ -89,6 +90,12 @@ def test_schemathesis_finds_nothing(fuzz_user, tmp_path):
                 f"{base}/api/schema/",
                 "--checks",
                 "all",
+                # Not yet clean, so left out (tracked in the issue): whether every schema-valid
+                # body is accepted and every schema-violating one refused. The schema does not
+                # yet say create's rules per `kind`, that a persona id must be the caller's,
+                # or that an uploaded image must decode; every other check runs everywhere.
+                "--exclude-checks",
+                "positive_data_acceptance,negative_data_rejection",
                 "-H",
                 f"Authorization: Token {token}",
                 "--max-examples",

@@ -18,6 +18,8 @@ def client(live_web, token):
 
 # Small, fast procedural jobs.
 SMALL = {"num_frames": 8, "width": 256, "height": 144, "fps": 8}
+# Long enough (about a second) that the socket is open while it renders, not only at its end.
+WATCHED = {"num_frames": 48, "width": 640, "height": 360, "fps": 8}
 # A long one (a few hundred ms per frame): time to interrupt it while it runs.
 LONG = {
     "num_frames": 120,

@@ -12,7 +12,7 @@ from rest_framework.authtoken.models import Token
 from apps.billing.models import LedgerEntry
 from apps.billing.selectors import credits_balance
 from apps.billing.services import credits_spend
-from tests.clients.conftest import SMALL
+from tests.clients.conftest import SMALL, WATCHED
 from tests.factories import UserFactory
 from tests.images import png_bytes
 
@@ -30,12 +30,12 @@ def test_generate_waits_on_live_events_and_downloads_a_playable_mp4(
     live_web, worker, client, user, tmp_path
 ):
     events: list[Event] = []
-    quote = client.quote("text_to_video", **SMALL)
+    quote = client.quote("text_to_video", **WATCHED)
 
     job = client.generate(
         kind="text_to_video",
         prompt="neon rain over a quiet harbour",
-        params=SMALL,
+        params=WATCHED,
         wait=True,
         on_progress=events.append,
     )
@@ -54,7 +54,7 @@ def test_generate_waits_on_live_events_and_downloads_a_playable_mp4(
 
     path = client.download(job.id, tmp_path / "rain.mp4")
     assert path == tmp_path / "rain.mp4"
-    assert decoded_frames(path) == (8, (256, 144))
+    assert decoded_frames(path) == (WATCHED["num_frames"], (WATCHED["width"], WATCHED["height"]))
     assert not list(tmp_path.glob("*.part"))
 
 

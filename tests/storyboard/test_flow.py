@@ -285,7 +285,8 @@ def test_failed_assembly_is_retried_alone_and_free(api, user, queue):
         format="json",
     ).json()
     other = api.post(f"/api/v1/generations/{clip_job['id']}/retry/")
-    assert other.status_code == 400 and "Only storyboards" in other.json()["detail"]
+    assert other.status_code == 409 and "Only storyboards" in other.json()["detail"]
+    assert other.json()["code"] == "not_retryable"
 
 
 def test_a_scene_whose_model_cannot_load_falls_back_and_says_so(api, queue, settings, tmp_path):

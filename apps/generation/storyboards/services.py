@@ -337,7 +337,7 @@ def storyboard_retry(*, generation: Generation, index: int | None = None) -> Gen
     assembly runs again, free: its price was refunded when it failed and is not charged twice.
     With ``index``, that scene must be one without its clip."""
     if generation.kind != Generation.Kind.STORYBOARD:
-        raise InvalidGenerationInput(
+        raise StoryboardNotRetryable(
             "Only storyboards are retried in place; create the generation again instead."
         )
     if index is not None:
