@@ -35,6 +35,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.core.redis import install_key_prefix, redis_client
+
 from . import fleet
 from .models import Generation
 
@@ -47,18 +49,8 @@ DIFFUSION_ENGINES = ("svd", "zeroscope")
 PRE_STAGES = ("queued", "loading model")
 MAX_QUEUE_SCAN = 1000  # jobs ahead that a queue estimate looks at; beyond that: unknown
 
-_client = None
-
-
-def _redis():
-    global _client
-    if _client is None:
-        import redis
-
-        _client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=1.0, socket_connect_timeout=1.0
-        )
-    return _client
+# Module-level name, so a test can point this module at a Redis that is down.
+_redis = redis_client
 
 
 def key_prefix() -> str:
@@ -66,8 +58,7 @@ def key_prefix() -> str:
     prefix = getattr(settings, "GENERATION_ETA_REDIS_PREFIX", None)
     if prefix:
         return prefix
-    layer = settings.CHANNEL_LAYERS.get("default", {}).get("CONFIG", {})
-    return f"{str(layer.get('prefix', 'asgi')).rstrip(':')}:eta:"
+    return install_key_prefix("eta")
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from django.conf import settings
+from apps.core.redis import install_key_prefix, redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -34,24 +34,13 @@ REFRESH = 10.0  # seconds between a worker's refreshes
 STALE = 30.0  # an entry older than this is a worker that is gone
 KEY_TTL = 300  # the keys themselves go once no worker of the install refreshed them for 5 min
 
-_client = None
-
-
-def _redis():
-    global _client
-    if _client is None:
-        import redis
-
-        _client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=1.0, socket_connect_timeout=1.0
-        )
-    return _client
+# Module-level name, so a test can point this module at a Redis that is down.
+_redis = redis_client
 
 
 def key_prefix() -> str:
     """Beside the channel layer's keys, under its prefix (one namespace per install)."""
-    layer = settings.CHANNEL_LAYERS.get("default", {}).get("CONFIG", {})
-    return f"{str(layer.get('prefix', 'asgi')).rstrip(':')}:fleet:"
+    return install_key_prefix("fleet")
 
 
 def _queue_key(queue: str) -> str:

@@ -28,8 +28,8 @@ from django.utils import timezone
 from rest_framework.utils.encoders import JSONEncoder
 from standardwebhooks import Webhook
 
+from apps.core.redis import install_key_prefix, redis_client
 from apps.core.urls_safety import UnsafeURL, url_check_public, url_pin_public
-from apps.generation import eta
 from apps.generation.dispatch import task_send
 from apps.generation.models import Generation
 from apps.generation.serializers import GenerationOutputSerializer
@@ -77,18 +77,8 @@ def webhook_secret_rotate(*, user) -> WebhookSecret:
 # --- a job's events ---------------------------------------------------------------------------
 
 
-_redis_client = None
-
-
-def _redis():
-    global _redis_client
-    if _redis_client is None:
-        import redis
-
-        _redis_client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=1.0, socket_connect_timeout=1.0
-        )
-    return _redis_client
+# Module-level name, so a test can point this module at a Redis that is down.
+_redis = redis_client
 
 
 def _progress_due(*, generation_id) -> bool:
@@ -97,7 +87,7 @@ def _progress_due(*, generation_id) -> bool:
     try:
         return bool(
             _redis().set(
-                f"{eta.key_prefix()}webhook-progress:{generation_id}",
+                f"{install_key_prefix('webhook-progress')}{generation_id}",
                 1,
                 nx=True,
                 px=PROGRESS_INTERVAL_MS,

@@ -79,7 +79,7 @@ def _redis_down():
 
     down = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(fleet, "_client", down)
+        patch.setattr(fleet, "_redis", lambda: down)
         yield
 
 
