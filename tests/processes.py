@@ -77,35 +77,31 @@ def celery_worker(*, queues: str = "default,cpu,gpu", log: Path | None = None, *
     )
     log.parent.mkdir(parents=True, exist_ok=True)
     hostname = f"test-{settings.TEST_RUN_ID}-{time.time_ns()}@%h"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                str(BIN / "celery"),
-                "-A",
-                "config",
-                "worker",
-                "-Q",
-                queues,
-                "--concurrency",
-                "1",
-                "--prefetch-multiplier",
-                "1",
-                "--pool",
-                "prefork",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-n",
-                hostname,
-                "-l",
-                "info",
-            ],
-            cwd=ROOT,
-            env=process_env(**env),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = _spawn(
+        [
+            str(BIN / "celery"),
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            queues,
+            "--concurrency",
+            "1",
+            "--prefetch-multiplier",
+            "1",
+            "--pool",
+            "prefork",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            hostname,
+            "-l",
+            "info",
+        ],
+        log,
+        env,
+    )
     try:
         _wait_for_log(proc, log, b"ready.", timeout=60)
         yield proc
@@ -119,15 +115,11 @@ def web_server(**env: str):
     port = free_port()
     log = Path(settings.MEDIA_ROOT).parent / f"web-{settings.TEST_RUN_ID}-{port}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-            cwd=ROOT,
-            env=process_env(**env),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = _spawn(
+        [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+        log,
+        env,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_answers(
@@ -140,6 +132,20 @@ def web_server(**env: str):
         yield base
     finally:
         stop_process(proc)
+
+
+def _spawn(argv: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
+    """Start a test process in its own session (so stop_process stops its children too), with
+    the test run's environment plus `env`, its output in `log`."""
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=process_env(**env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def _wait_until_answers(proc, probe, errors, *, timeout: float, what) -> None:
@@ -207,15 +213,11 @@ def celery_beat(**env: str):
     base = Path(settings.MEDIA_ROOT).parent
     log = base / f"beat-{stamp}.log"
     schedule = base / f"beat-{stamp}.schedule"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [str(BIN / "celery"), "-A", "config", "beat", "-s", str(schedule), "-l", "info"],
-            cwd=ROOT,
-            env=process_env(**env),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = _spawn(
+        [str(BIN / "celery"), "-A", "config", "beat", "-s", str(schedule), "-l", "info"],
+        log,
+        env,
+    )
     try:
         _wait_for_log(proc, log, b"beat: Starting", timeout=60)
         yield proc
