@@ -50,5 +50,6 @@ urlpatterns = [
     path("", include("apps.web.urls")),
 ]
 
+handler400 = "apps.core.http.bad_request"
 handler404 = "apps.web.views.pages.page_not_found"
 handler500 = "apps.web.views.pages.server_error"

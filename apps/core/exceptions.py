@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.log import log_response
@@ -51,6 +58,20 @@ class ServiceUnavailable(ApplicationError):
     default_code = "unavailable"
 
 
+def request_refusal(exc: SuspiciousOperation | None) -> tuple[int, str, str]:
+    """(status, detail, code) for a request Django refused while reading it."""
+    if isinstance(exc, RequestDataTooBig):
+        limit_mb = (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0) // (1024 * 1024)
+        return 413, f"The request body is larger than {limit_mb} MB.", "request_too_large"
+    if isinstance(exc, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return 400, f"The request has more than {limit} form fields.", "too_many_fields"
+    if isinstance(exc, TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        return 400, f"The request has more than {limit} files.", "too_many_files"
+    return 400, "The request is malformed.", "bad_request"
+
+
 def first_message(data: Any) -> str:
     if isinstance(data, dict):
         for key, value in data.items():
@@ -81,6 +102,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
                 level="warning",
             )
         return response
+    if isinstance(exc, SuspiciousOperation):
+        status_code, detail, code = request_refusal(exc)
+        return Response({"detail": detail, "code": code}, status=status_code)
     if isinstance(exc, DjangoValidationError):
         exc = drf_exceptions.ValidationError(as_serializer_error(exc))
     if isinstance(exc, Http404):

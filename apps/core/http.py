@@ -1,11 +1,16 @@
-"""File responses that honour HTTP Range requests (browsers seek and Safari plays with them)."""
+"""HTTP plumbing every app shares: file responses that honour Range requests (browsers seek and
+Safari plays with them), and the answer to a request Django refused before any view ran.
+"""
 
 from __future__ import annotations
 
 import re
 from typing import IO
 
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from .exceptions import request_refusal
 
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -69,3 +74,29 @@ def ranged_response(
     if filename:
         response["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    content_type = request.META.get("CONTENT_TYPE", "")
+    accept = request.META.get("HTTP_ACCEPT", "")
+    return content_type.startswith("application/json") or (
+        "application/json" in accept and "text/html" not in accept
+    )
+
+
+def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
+    """`handler400`: a request Django refused (too large, too many fields, malformed). Under
+    /api/ (or asked for JSON) the API's `{"detail","code"}` body, elsewhere a friendly page;
+    413 for a body over the size limit, else 400."""
+    status, detail, code = request_refusal(exception)
+    if _wants_json(request):
+        return JsonResponse({"detail": detail, "code": code}, status=status)
+    context = {
+        "page_title": "Request refused",
+        "page_description": detail,
+        "status": status,
+        "detail": detail,
+    }
+    return render(request, "400.html", context, status=status)

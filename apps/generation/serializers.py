@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import re
 
 from django.conf import settings
@@ -15,6 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 
+from apps.core.parsers import json_loads
 from apps.core.serializers import StrictSerializer
 from apps.core.urls_safety import url_check_public
 
@@ -89,7 +89,7 @@ class JSONObjectField(serializers.Field):
             if not data.strip():
                 return {}
             try:
-                data = json.loads(data)
+                data = json_loads(data)
             except ValueError:
                 self.fail("invalid")
         if not isinstance(data, dict):
@@ -109,7 +109,7 @@ class JSONListField(serializers.Field):
     def to_internal_value(self, data):
         if isinstance(data, str):
             try:
-                data = json.loads(data)
+                data = json_loads(data)
             except ValueError:
                 self.fail("invalid")
         if not isinstance(data, list):
@@ -162,7 +162,7 @@ class WebhookEventsField(serializers.Field):
             text = data.strip()
             if text.startswith("["):
                 try:
-                    data = json.loads(text)
+                    data = json_loads(text)
                 except ValueError:
                     self.fail("invalid")
             else:

@@ -1,0 +1,125 @@
+"""The API's request parsers, and the one JSON reader behind them and behind JSON form fields.
+
+Python's `json` recurses once per nesting level, so a body of a few kilobytes of `[[[[...`
+raises `RecursionError` (a 500) and a slightly shallower one reaches code that recurses again.
+Every JSON the API reads, a body or a JSON string inside a multipart form or a query string
+(`params`, `scenes`), goes through `json_loads`, which refuses (a `ValueError`, a 400 in the
+API):
+
+- nesting deeper than `JSON_MAX_DEPTH` (default 32; the deepest body the API documents is 4),
+- `NaN`, `Infinity` and numbers that overflow a float (`1e309`), which are not JSON numbers,
+- integers of more than 4300 digits (Python's own limit on int parsing),
+- a string or key holding a NUL character or a lone UTF-16 surrogate (`"\\u0000"`,
+  `"\\ud800"`), which PostgreSQL cannot store and no caller means.
+
+A JSON body larger than `DATA_UPLOAD_MAX_MEMORY_SIZE` is a 413 before it is parsed; a form over
+`DATA_UPLOAD_MAX_NUMBER_FIELDS` fields or `DATA_UPLOAD_MAX_NUMBER_FILES` files is Django's own
+`SuspiciousOperation`, which apps.core.exceptions turns into the API's 400 body.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from django.conf import settings
+from rest_framework import parsers
+from rest_framework.exceptions import APIException, ParseError
+
+DEFAULT_MAX_DEPTH = 32
+_FORBIDDEN_CHARS = re.compile("[\x00\ud800-\udfff]")
+
+
+class JSONRefused(ValueError):
+    """Valid JSON syntax that the API refuses (too deep, a non-finite number, a NUL)."""
+
+
+class RequestTooLarge(APIException):
+    status_code = 413
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
+
+
+def max_depth() -> int:
+    return getattr(settings, "JSON_MAX_DEPTH", DEFAULT_MAX_DEPTH)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise JSONRefused(f"the number {text[:40]} is out of range.")
+    return value
+
+
+def _constant(name: str):
+    raise JSONRefused(f"{name} is not a JSON number.")
+
+
+def _check(value: Any, limit: int) -> None:
+    """Walk the parsed value without recursion: depth, and the strings and keys inside."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if _FORBIDDEN_CHARS.search(item):
+                raise JSONRefused("a string holds a NUL character or a lone surrogate.")
+            continue
+        if isinstance(item, dict):
+            children = [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            raise JSONRefused(f"the JSON is nested more than {limit} levels deep.")
+        stack.extend((child, depth + 1) for child in children)
+
+
+def json_loads(text: str | bytes | bytearray) -> Any:
+    """Parse JSON the way the API accepts it; raises ValueError (JSONRefused or a syntax error)."""
+    limit = max_depth()
+    try:
+        value = json.loads(text, parse_float=_finite_float, parse_constant=_constant)
+    except RecursionError:
+        raise JSONRefused(f"the JSON is nested more than {limit} levels deep.") from None
+    _check(value, limit)
+    return value
+
+
+def _content_length(request) -> int | None:
+    meta = getattr(request, "META", {})
+    try:
+        return int(meta.get("CONTENT_LENGTH") or 0)
+    except (TypeError, ValueError):
+        return None
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSONParser with a size limit, a depth limit and finite numbers (json_loads)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        parser_context = parser_context or {}
+        encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        request = parser_context.get("request")
+        if limit is not None:
+            declared = _content_length(request) if request is not None else None
+            if declared and declared > limit:
+                raise RequestTooLarge(_too_large(limit))
+            raw = stream.read(limit + 1)
+            if len(raw) > limit:
+                raise RequestTooLarge(_too_large(limit))
+        else:
+            raw = stream.read()
+        try:
+            return json_loads(raw.decode(encoding))
+        except JSONRefused as exc:
+            raise ParseError(f"JSON refused: {exc}", code="invalid_json") from None
+        except ValueError as exc:  # a syntax error, UnicodeDecodeError included
+            raise ParseError(f"JSON parse error - {exc}", code="parse_error") from None
+
+
+def _too_large(limit: int) -> str:
+    return f"The request body is larger than {limit // (1024 * 1024)} MB."
