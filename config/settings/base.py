@@ -65,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Last, so it sees a view's exception first: an empty connection pool is a 503, not a 500.
+    "apps.core.dbbusy.DatabaseBusyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -97,7 +99,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
+elif env.bool("DB_POOL", default=True):
+    # PostgreSQL through Django's own connection pool (psycopg-pool), one pool per process (web,
+    # worker child, beat): a request or task borrows a connection and gives it back when it ends
+    # (CONN_MAX_AGE must be 0 with a pool), so no load opens more than DB_POOL_MAX_SIZE per
+    # process. A request that waits DB_POOL_TIMEOUT seconds for one gets a 503 `database_busy`
+    # (apps/core/dbbusy.py). Size it so that (web processes + worker processes) × max_size stays
+    # under the server's max_connections (docs/deployment.md, "Web tier").
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=8),
+        "timeout": env.float("DB_POOL_TIMEOUT", default=5.0),
+        # Idle connections above min_size are closed after this many seconds.
+        "max_idle": env.float("DB_POOL_MAX_IDLE", default=60.0),
+    }
 else:
+    # DB_POOL=false (e.g. behind PgBouncer in transaction mode): Django's persistent connections.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -175,6 +193,11 @@ STORAGES = {
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 30 * 1024 * 1024
+# Request limits (docs/architecture.md, "Errors"): a JSON body or form over the size is a 413,
+# over the field or file count a 400, JSON nested deeper than JSON_MAX_DEPTH a 400.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("DATA_UPLOAD_MAX_NUMBER_FIELDS", default=1000)
+DATA_UPLOAD_MAX_NUMBER_FILES = env.int("DATA_UPLOAD_MAX_NUMBER_FILES", default=100)
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
 UPLOAD_MAX_PIXELS = env.int("UPLOAD_MAX_PIXELS", default=40_000_000)
 
@@ -189,6 +212,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "apps.core.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "apps.core.exceptions.api_exception_handler",
+    # JSON through apps.core.parsers (depth, size and finite-number limits).
+    "DEFAULT_PARSER_CLASSES": [
+        "apps.core.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_THROTTLE_RATES": {"auth": "30/min"},
 }
 SPECTACULAR_SETTINGS = {
