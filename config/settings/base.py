@@ -198,11 +198,6 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 30 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("DATA_UPLOAD_MAX_NUMBER_FIELDS", default=1000)
 DATA_UPLOAD_MAX_NUMBER_FILES = env.int("DATA_UPLOAD_MAX_NUMBER_FILES", default=100)
 JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
-# Request limits (docs/architecture.md, "Errors"): a JSON body or form over the size is a 413,
-# over the field or file count a 400, JSON nested deeper than JSON_MAX_DEPTH a 400.
-DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("DATA_UPLOAD_MAX_NUMBER_FIELDS", default=1000)
-DATA_UPLOAD_MAX_NUMBER_FILES = env.int("DATA_UPLOAD_MAX_NUMBER_FILES", default=100)
-JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
 UPLOAD_MAX_PIXELS = env.int("UPLOAD_MAX_PIXELS", default=40_000_000)
 
@@ -217,12 +212,6 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "apps.core.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "apps.core.exceptions.api_exception_handler",
-    # JSON through apps.core.parsers (depth, size and finite-number limits).
-    "DEFAULT_PARSER_CLASSES": [
-        "apps.core.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
     # JSON through apps.core.parsers (depth, size and finite-number limits).
     "DEFAULT_PARSER_CLASSES": [
         "apps.core.parsers.JSONParser",
