@@ -165,6 +165,7 @@ class LoadedPipeline:
     dtype: torch.dtype
     offloaded: bool = False
     optimizations: tuple[str, ...] = ()
+    turbo: Any = None  # SVD's feature-reuse UNet stand-in, made on first use (svd.turbo_unet)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
