@@ -6,12 +6,14 @@ that answers like Stripe's API); otherwise it talks to api.stripe.com with `STRI
 
 from __future__ import annotations
 
-import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import stripe
 from django.conf import settings
+
+from apps.core.parsers import JSONRefused, json_loads
 
 WEBHOOK_TOLERANCE_SECONDS = 300
 REQUEST_TIMEOUT_SECONDS = 30
@@ -109,15 +111,47 @@ def checkout_session_retrieve(*, session_id: str) -> CheckoutSession:
     return _session(_client().v1.checkout.sessions.retrieve(session_id))
 
 
+class MalformedEvent(ValueError):
+    """A payload with a valid signature that is not a well-formed event (acknowledged, ignored)."""
+
+
+EVENT_ID_MAX = 255  # StripeEvent.event_id
+EVENT_TYPE_MAX = 100  # StripeEvent.type
+
+
+def _signed_at(sig_header: str) -> int:
+    """The `t=` of a header that stripe has verified (parsed as stripe parses it)."""
+    items = [item.split("=", 2) for item in sig_header.split(",")]
+    return int([item[1] for item in items if item[0] == "t"][0])
+
+
 def webhook_event_construct(*, payload: bytes, sig_header: str | None) -> dict[str, Any]:
     """Verify a webhook's signature and age with stripe's own code; return the event as a dict.
 
-    Raises SignatureVerificationError (forged, stale, missing) or ValueError (not JSON).
+    Raises SignatureVerificationError (forged, missing, signed more than the tolerance ago or
+    ahead of now: stripe checks only the past), ValueError (not JSON), or MalformedEvent (signed
+    JSON that is not an event with a string `id` and `type` that fit our columns, nested too
+    deep, or holding a NUL).
     """
-    stripe.Webhook.construct_event(
+    stripe.WebhookSignature.verify_header(
         payload, sig_header, settings.STRIPE_WEBHOOK_SECRET, tolerance=WEBHOOK_TOLERANCE_SECONDS
     )
-    event = json.loads(payload)
-    if not isinstance(event, dict) or "id" not in event or "type" not in event:
-        raise ValueError("Not a Stripe event.")
+    signed_at = _signed_at(sig_header or "")
+    if signed_at > time.time() + WEBHOOK_TOLERANCE_SECONDS:
+        raise SignatureVerificationError(
+            f"Timestamp in the future, outside the tolerance zone ({signed_at})",
+            sig_header,
+            payload,
+        )
+    try:
+        event = json_loads(payload)
+    except JSONRefused as exc:
+        raise MalformedEvent(str(exc)) from None
+    if not isinstance(event, dict):
+        raise MalformedEvent("the payload is not a JSON object.")
+    event_id, event_type = event.get("id"), event.get("type")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= EVENT_ID_MAX:
+        raise MalformedEvent(f"the id is not a string of 1 to {EVENT_ID_MAX} characters.")
+    if not isinstance(event_type, str) or not 0 < len(event_type) <= EVENT_TYPE_MAX:
+        raise MalformedEvent(f"the type is not a string of 1 to {EVENT_TYPE_MAX} characters.")
     return event

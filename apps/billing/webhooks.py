@@ -1,6 +1,9 @@
 """`POST /billing/stripe/webhook/`: Stripe events, verified by stripe's own `construct_event`.
 
-A forged, stale (older than 300 s), unsigned or unparsable request is a 400 and changes nothing.
+A forged, stale (signed more than 300 s ago), future-dated (more than 300 s ahead), unsigned or
+unparsable request is a 400 and changes nothing. A signed payload that is JSON but not a
+well-formed event (an id or type that is not a short string, nesting too deep) is logged and
+acknowledged with 200, and changes nothing: Stripe would otherwise retry it for days.
 A verified event is applied at most once (`stripe_event_apply` records its id in the same
 transaction as the effect) and answered 200 — also when it is of no use to us, or names a
 purchase we do not know: a business reason never makes Stripe retry. Only an infrastructure
@@ -122,7 +125,8 @@ def _dispatch(event: dict[str, Any]) -> str:
     handler = HANDLERS.get(event["type"])
     if handler is None:
         return "ignored: unhandled type"
-    obj = (event.get("data") or {}).get("object")
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
     if not isinstance(obj, dict):
         return "ignored: no object"
     try:
@@ -152,6 +156,9 @@ def stripe_webhook(request: HttpRequest) -> JsonResponse:
         return _error(
             400, "The Stripe signature is missing, invalid or too old.", "invalid_signature"
         )
+    except stripe_api.MalformedEvent as exc:
+        logger.warning("Ignored a signed but malformed Stripe event: %s", exc)
+        return JsonResponse({"received": True, "outcome": "ignored: malformed event"})
     except ValueError:
         return _error(400, "The payload is not a Stripe event.", "invalid_payload")
     outcome = stripe_event_apply(

@@ -101,6 +101,94 @@ class TestSignature:
         assert response.status_code == 400
         assert response.json()["code"] == "invalid_payload"
 
+    def test_signature_dated_an_hour_ahead_is_400_and_credits_nothing(
+        self, client, user, pack, stripe_on
+    ):
+        purchase = start_purchase(user, pack)
+        before = credits_balance(user=user)
+        response = deliver(
+            client, paid_event(stripe_on, purchase), timestamp=int(time.time()) + 3600
+        )
+        assert response.status_code == 400
+        assert response.json()["code"] == "invalid_signature"
+        assert credits_balance(user=user) == before
+        assert not StripeEvent.objects.exists()
+        assert Purchase.objects.get().status == "pending"
+
+    def test_signature_dated_301_seconds_ahead_is_400(self, client, user, pack, stripe_on):
+        purchase = start_purchase(user, pack)
+        response = deliver(
+            client, paid_event(stripe_on, purchase), timestamp=int(time.time()) + 301
+        )
+        assert response.status_code == 400
+        assert not StripeEvent.objects.exists()
+
+    def test_signature_within_the_tolerance_either_side_is_applied(
+        self, client, user, pack, stripe_on
+    ):
+        purchase = start_purchase(user, pack)
+        before = credits_balance(user=user)
+        payload = paid_event(stripe_on, purchase)
+        response = deliver(client, payload, timestamp=int(time.time()) + 240)
+        assert response.status_code == 200
+        assert credits_balance(user=user) == before + pack.credits
+        second = start_purchase(user, pack)
+        response = deliver(client, paid_event(stripe_on, second), timestamp=int(time.time()) - 240)
+        assert response.status_code == 200
+        assert credits_balance(user=user) == before + 2 * pack.credits
+
+    @pytest.mark.parametrize(
+        "event",
+        [
+            pytest.param(
+                {"id": "evt_list_type", "type": ["checkout.session.completed"]}, id="type-list"
+            ),
+            pytest.param(
+                {"id": "evt_" + "x" * 300, "type": "checkout.session.completed"}, id="id-300-chars"
+            ),
+            pytest.param({"id": 12345, "type": "checkout.session.completed"}, id="id-number"),
+            pytest.param({"id": "", "type": "checkout.session.completed"}, id="id-empty"),
+            pytest.param({"id": "evt_long_type", "type": "t" * 101}, id="type-101-chars"),
+            pytest.param({"id": "evt_no_type"}, id="no-type"),
+            pytest.param(["evt_1", "checkout.session.completed"], id="a-list"),
+            pytest.param({"id": "evt_nul", "type": "checkout.session.completed\u0000"}, id="nul"),
+        ],
+    )
+    def test_signed_malformed_event_is_acknowledged_and_ignored(
+        self, client, user, pack, stripe_on, event, caplog
+    ):
+        purchase = start_purchase(user, pack)
+        session = stripe_on.complete(purchase.stripe_session_id)
+        if isinstance(event, dict):
+            event = {
+                **event,
+                "data": {"object": {k: v for k, v in session.items() if not k.startswith("_")}},
+            }
+        before = credits_balance(user=user)
+        with caplog.at_level("WARNING", logger="apps.billing.webhooks"):
+            response = deliver(client, json.dumps(event))
+        assert response.status_code == 200
+        assert response.json() == {"received": True, "outcome": "ignored: malformed event"}
+        assert "malformed" in caplog.text
+        assert credits_balance(user=user) == before
+        assert not StripeEvent.objects.exists()
+        assert Purchase.objects.get().status == "pending"
+
+    def test_signed_event_nested_too_deep_is_acknowledged_and_ignored(self, client, webhook_secret):
+        payload = (
+            '{"id": "evt_deep", "type": "charge.refunded", "data": ' + "[" * 3000 + "]" * 3000 + "}"
+        )
+        response = deliver(client, payload)
+        assert response.status_code == 200
+        assert response.json()["outcome"] == "ignored: malformed event"
+        assert not StripeEvent.objects.exists()
+
+    def test_signed_event_whose_data_is_not_an_object_is_acknowledged(self, client, webhook_secret):
+        payload = json.dumps({"id": "evt_data_list", "type": "charge.refunded", "data": [1, 2]})
+        response = deliver(client, payload)
+        assert response.status_code == 200
+        assert response.json()["outcome"] == "ignored: no object"
+
     def test_without_a_webhook_secret_the_endpoint_is_unavailable(self, client, stripe_off):
         response = deliver(client, json.dumps({"id": "evt_1", "type": "ping"}))
         assert response.status_code == 503
