@@ -19,6 +19,11 @@ How it is used.
   time (`pre + steps x step + post`);
 - anything without data (no sample yet for the engine, Redis down) is None: "unknown" beats a
   made-up number.
+
+A Redis outage is logged once per process: one WARNING at the first failed read or write
+("The ETA store (Redis) is unreachable ..."), the failures after it at DEBUG, and one INFO
+("... is reachable again") at the first success after it. A running job writes its ETA about
+twice a second, so a traceback per write would bury the log.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import heapq
 import json
 import logging
 import statistics
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -51,6 +57,40 @@ MAX_QUEUE_SCAN = 1000  # jobs ahead that a queue estimate looks at; beyond that:
 
 # Module-level name, so a test can point this module at a Redis that is down.
 _redis = redis_client
+
+
+class _Outage:
+    """Whether this process last found Redis unreachable: one warning per outage, one info when
+    it ends."""
+
+    def __init__(self):
+        self.down = False
+        self._lock = threading.Lock()
+
+    def failed(self, action: str, exc: BaseException) -> None:
+        with self._lock:
+            first, self.down = not self.down, True
+        if first:
+            logger.warning(
+                "The ETA store (Redis) is unreachable (could not %s: %s: %s); ETAs are unknown "
+                "until it is back",
+                action,
+                type(exc).__name__,
+                exc,
+            )
+        else:
+            logger.debug("The ETA store is still unreachable (could not %s)", action, exc_info=exc)
+
+    def succeeded(self) -> None:
+        if not self.down:  # the usual case, without the lock
+            return
+        with self._lock:
+            was_down, self.down = self.down, False
+        if was_down:
+            logger.info("The ETA store (Redis) is reachable again; ETAs are measured again")
+
+
+_outage = _Outage()
 
 
 def key_prefix() -> str:
@@ -133,8 +173,10 @@ def sample_record(*, shape: JobShape, pre: float, step: float, post: float) -> N
             pipe.ltrim(key, 0, WINDOW - 1)
             pipe.expire(key, SAMPLE_TTL)
         pipe.execute()
-    except Exception:  # ETA is best effort
-        logger.warning("Could not record timings for %s", shape.bucket, exc_info=True)
+    except Exception as exc:  # ETA is best effort
+        _outage.failed(f"record the timings of {shape.bucket}", exc)
+        return
+    _outage.succeeded()
 
 
 def _median_profile(raw: Iterable[bytes], scale: float = 1.0) -> Profile | None:
@@ -157,9 +199,10 @@ def profile_get(shape: JobShape | None) -> Profile | None:
         pipe.lrange(_bucket_key(shape), 0, -1)
         pipe.lrange(_engine_key(shape.engine), 0, -1)
         exact, engine_wide = pipe.execute()
-    except Exception:
-        logger.warning("Could not read timings for %s", shape.bucket, exc_info=True)
+    except Exception as exc:
+        _outage.failed(f"read the timings of {shape.bucket}", exc)
         return None
+    _outage.succeeded()
     return _median_profile(exact) or _median_profile(engine_wide, scale=shape.step_megapixels)
 
 
@@ -184,15 +227,19 @@ def running_publish(*, generation_id, eta_seconds: float | None) -> None:
         else:
             value = json.dumps({"eta": eta_seconds, "at": time.time()})
             _redis().set(key, value, ex=RUNNING_TTL)
-    except Exception:
-        logger.warning("Could not publish the ETA of %s", generation_id, exc_info=True)
+    except Exception as exc:
+        _outage.failed(f"publish the ETA of {generation_id}", exc)
+        return
+    _outage.succeeded()
 
 
 def _running_published(generation_id) -> float | None:
     try:
         raw = _redis().get(_running_key(generation_id))
-    except Exception:
+    except Exception as exc:
+        _outage.failed(f"read the ETA of {generation_id}", exc)
         return None
+    _outage.succeeded()
     if not raw:
         return None
     data = json.loads(raw)
