@@ -7,6 +7,7 @@ from drf_spectacular.views import (
 )
 
 from apps.accounts.apis import MeApi, TokenObtainApi
+from apps.core.apis import PingApi
 from apps.core.views import api_not_found
 from apps.generation.apis import GenerationMediaApi, GenerationSceneMediaApi
 from apps.web.views.seo import robots_txt, sitemap_xml
@@ -14,6 +15,7 @@ from apps.web.views.seo import robots_txt, sitemap_xml
 api_v1 = [
     path("auth/token/", TokenObtainApi.as_view(), name="api-token"),
     path("me/", MeApi.as_view(), name="api-me"),
+    path("ping/", PingApi.as_view(), name="api-ping"),
     path("", include("apps.generation.urls")),
     path("", include("apps.billing.urls")),
     path("", include("apps.personas.urls")),

@@ -110,16 +110,19 @@ def celery_worker(*, queues: str = "default,cpu,gpu", log: Path | None = None, *
 
 
 @contextmanager
-def web_server(**env: str):
-    """The real ASGI server (daphne: HTTP + websockets) on a free local port."""
+def web_server(*, processes: int | None = None, **env: str):
+    """The real ASGI server (daphne: HTTP + websockets) on a free local port. With `processes`,
+    that many daphne processes behind `python -m config.webserver` (as `make run` serves), all
+    answering on the one port; `web_pids(base)` names them."""
     port = free_port()
     log = Path(settings.MEDIA_ROOT).parent / f"web-{settings.TEST_RUN_ID}-{port}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    proc = _spawn(
-        [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        log,
-        env,
-    )
+    if processes is None:
+        argv = [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+    else:
+        argv = [str(BIN / "python"), "-m", "config.webserver", "--bind", "127.0.0.1"]
+        argv += ["--port", str(port), "--processes", str(processes)]
+    proc = _spawn(argv, log, env)
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_answers(
@@ -129,9 +132,34 @@ def web_server(**env: str):
             timeout=60,
             what=lambda: f"daphne:\n{log.read_text()[-3000:]}",
         )
+        if processes is not None:
+            _wait_until_answers(
+                proc,
+                lambda: _assert_listeners(port, processes),
+                AssertionError,
+                timeout=60,
+                what=lambda: f"web processes:\n{log.read_text()[-3000:]}",
+            )
         yield base
     finally:
         stop_process(proc)
+
+
+def web_pids(base: str) -> set[int]:
+    """The pids of the processes listening on `base`'s port (one per daphne)."""
+    import psutil
+
+    port = int(base.rsplit(":", 1)[1].split("/")[0])
+    return {
+        c.pid
+        for c in psutil.net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid
+    }
+
+
+def _assert_listeners(port: int, processes: int) -> None:
+    pids = web_pids(f"http://127.0.0.1:{port}")
+    assert len(pids) >= processes, f"{len(pids)} of {processes} web processes listening"
 
 
 def _spawn(argv: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
