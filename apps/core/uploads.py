@@ -2,7 +2,8 @@
 
 JPEG, PNG and WebP only, decided by what Pillow decodes, never by the file name or the
 client's content type. The decoded image is EXIF-transposed, stripped of metadata and
-re-encoded as PNG, so what is stored is exactly the pixels we accepted.
+re-encoded as PNG, so what is stored is exactly the pixels we accepted. 16-bit greyscale is
+scaled to 8 bits (65535 → 255), never clipped.
 """
 
 from __future__ import annotations
@@ -34,6 +35,18 @@ class IngestedImage:
     source_format: str
 
 
+# Greyscale of more than 8 bits per pixel, as Pillow opens a 16-bit PNG (Pillow itself scales
+# 16-bit RGB and RGBA PNGs down to 8 bits; greyscale it keeps at full depth).
+WIDE_GREY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+def _to_8_bits(image: Image.Image) -> Image.Image:
+    """16-bit greyscale scaled to 0..255 (convert("L"/"RGB") would clip at 255, not scale)."""
+    if image.mode in WIDE_GREY_MODES:
+        return image.convert("I").point(lambda v: v / 257 + 0.5).convert("L")
+    return image
+
+
 def image_ingest(upload, *, field: str = "image") -> IngestedImage:
     """Validate an uploaded file and return it re-encoded as PNG. Raises InvalidUpload."""
     size = getattr(upload, "size", None)
@@ -63,6 +76,7 @@ def image_ingest(upload, *, field: str = "image") -> IngestedImage:
             with Image.open(io.BytesIO(data)) as image:
                 image.load()
                 image = ImageOps.exif_transpose(image)
+                image = _to_8_bits(image)
                 if image.mode not in ("RGB", "RGBA", "L", "LA", "P"):
                     image = image.convert("RGB")
                 image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
