@@ -19,6 +19,15 @@ def _media_root():
     shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_api_throttles():
+    """The API throttles count in Redis (apps.core.throttling): every test starts from zero."""
+    from apps.core.throttling import throttle_reset
+
+    throttle_reset()
+    yield
+
+
 @pytest.fixture
 def user(db):
     return UserFactory()

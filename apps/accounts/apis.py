@@ -1,10 +1,10 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from apps.billing.selectors import credits_balance
+from apps.core.throttling import AuthThrottle
 
 from .serializers import MeOutputSerializer, TokenObtainInputSerializer, TokenOutputSerializer
 from .services import token_obtain
@@ -13,8 +13,7 @@ from .services import token_obtain
 class TokenObtainApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "auth"
+    throttle_classes = [AuthThrottle]  # per client address, across web processes
 
     @extend_schema(request=TokenObtainInputSerializer, responses=TokenOutputSerializer)
     def post(self, request):

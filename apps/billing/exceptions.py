@@ -18,6 +18,22 @@ class CreditsBlocked(ApplicationError):
     default_code = "credits_blocked"
 
 
+class DailySpendLimitReached(ApplicationError):
+    """402 `daily_limit`: the spend would pass the user's credits-per-UTC-day limit. Nothing is
+    charged; `retry_after` (the Retry-After header) is the seconds to the next 00:00 UTC."""
+
+    status_code = 402
+    default_code = "daily_limit"
+
+    def __init__(self, *, limit: int, spent: int, required: int, retry_after: int):
+        super().__init__(
+            f"This costs {required} credits and you have spent {spent} of your {limit} credits "
+            "for today (UTC); nothing was charged. The limit resets at 00:00 UTC.",
+            extra={"limit": limit, "spent": spent, "required": required},
+        )
+        self.retry_after = retry_after
+
+
 class BillingUnavailable(ServiceUnavailable):
     default_code = "billing_unavailable"
 

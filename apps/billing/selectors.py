@@ -24,6 +24,21 @@ def credits_net_charge(*, reference: str, part_prefix: str = "") -> int:
     return max(0, -total)
 
 
+def credits_spent_since(*, user, since) -> int:
+    """The credits `user` spent from `since` on, net: spend entries less refund entries written
+    in that time (a refunded job gives its credits back to the day it is refunded). Never
+    negative."""
+    total = (
+        LedgerEntry.objects.filter(
+            account__user=user,
+            kind__in=(LedgerEntry.Kind.SPEND, LedgerEntry.Kind.REFUND),
+            created_at__gte=since,
+        ).aggregate(total=Sum("amount"))["total"]
+        or 0
+    )
+    return max(0, -total)
+
+
 def ledger_list(*, user) -> QuerySet[LedgerEntry]:
     return LedgerEntry.objects.filter(account__user=user).order_by("-created_at", "-id")
 

@@ -12,9 +12,12 @@ payment event is applied, then the account row inside `ledger_apply`: always in 
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Callable
+from datetime import UTC, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -22,11 +25,13 @@ from . import stripe_api
 from .exceptions import (
     BillingUnavailable,
     CreditsBlocked,
+    DailySpendLimitReached,
     InsufficientCredits,
     PackUnavailable,
     PaymentProviderError,
 )
 from .models import CreditAccount, CreditPack, LedgerEntry, Purchase, StripeEvent
+from .selectors import credits_spent_since
 
 logger = logging.getLogger(__name__)
 Kind = LedgerEntry.Kind
@@ -67,6 +72,8 @@ def ledger_apply(
                     f"Your account owes {account.debt} credits from a refunded payment; "
                     "buy credits to settle it before generating.",
                 )
+            if kind == Kind.SPEND:
+                _daily_limit_check(user=user, amount=-amount)
             if account.balance + amount < 0:
                 raise InsufficientCredits(required=-amount, balance=account.balance)
         elif amount > 0 and account.debt > 0 and kind in (Kind.PURCHASE, Kind.ADJUSTMENT):
@@ -94,6 +101,33 @@ def ledger_apply(
             balance=account.balance, debt=account.debt, updated_at=entry.created_at
         )
     return entry
+
+
+def daily_spend_limit(*, user) -> int | None:
+    """The user's credits per UTC day: their own limit (set by staff), else DAILY_SPEND_LIMIT;
+    None for no limit."""
+    own = getattr(user, "daily_spend_limit", None)
+    return own if own is not None else settings.DAILY_SPEND_LIMIT
+
+
+def _daily_limit_check(*, user, amount: int) -> None:
+    """Refuse a spend that would take today's net spending (since 00:00 UTC, from the ledger)
+    past the user's limit. Runs with the account row locked, so concurrent spends of one user
+    are counted one after the other."""
+    limit = daily_spend_limit(user=user)
+    if limit is None:
+        return
+    now = timezone.now()
+    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    spent = credits_spent_since(user=user, since=midnight)
+    if spent + amount > limit:
+        reset = midnight + timedelta(days=1)
+        raise DailySpendLimitReached(
+            limit=limit,
+            spent=spent,
+            required=amount,
+            retry_after=max(1, math.ceil((reset - now).total_seconds())),
+        )
 
 
 def credits_grant_signup(*, user, amount: int) -> LedgerEntry | None:

@@ -89,6 +89,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, ApplicationError):
         body = {"detail": exc.message, "code": exc.code, **exc.extra}
         response = Response(body, status=exc.status_code)
+        if getattr(exc, "retry_after", None):  # e.g. a daily spend limit: when it resets
+            response["Retry-After"] = str(exc.retry_after)
         request = getattr(context.get("request"), "_request", None)  # the HttpRequest
         if isinstance(exc, ServiceUnavailable) and request is not None:
             # Marks the response `_has_been_logged`, so Django's own ERROR line is skipped.

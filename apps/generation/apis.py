@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from apps.core.parsers import JSONParser
 from apps.core.storage import media_exists, media_response
+from apps.core.throttling import CreateThrottle, QuoteThrottle
 
 from .models import Generation
 from .selectors import generation_get, generation_list
@@ -38,6 +39,7 @@ class GenerationListCreateApi(ListAPIView):
     parser_classes = [JSONParser, MultiPartParser]
     # 402 short credits, 409 an Idempotency-Key reused with another body, 503 queue or engine
     error_statuses = {"post": (402, 409, 503)}
+    throttle_classes = [CreateThrottle]  # POST only
 
     def get_queryset(self):
         return generation_list(user=self.request.user).prefetch_related("scenes")
@@ -64,6 +66,7 @@ class GenerationListCreateApi(ListAPIView):
 
 
 class GenerationQuoteApi(APIView):
+    throttle_classes = [QuoteThrottle]
     error_statuses = {"get": (400, 503)}  # 503: an engine this server does not run
 
     @extend_schema(parameters=[GenerationQuoteQuerySerializer], responses=GenerationQuoteSerializer)

@@ -1,7 +1,8 @@
 """Writes to generations: create (with the charge), the state machine, cancel, reaping.
 
-Below this module: the ledger side of a job (charges), its files (outputs), the screen run on
-its text (apps.core.screening), and the Celery tasks it sends by name (dispatch). Above it: the
+Below this module: the ledger side of a job (charges), its files (outputs), the screens run on
+its text and pictures (apps.core.screening, apps.core.image_screen), and the Celery tasks it
+sends by name (dispatch). Above it: the
 tasks, the storyboards package and the API and page views; none of them is imported here.
 
 Every state change is a conditional UPDATE (`WHERE status IN (...)`) whose row count says
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -28,6 +30,8 @@ from django.utils import timezone
 
 from apps.billing.pricing import price_generation
 from apps.billing.services import credits_spend
+from apps.core.exceptions import ApplicationError
+from apps.core.image_screen import image_screen
 from apps.core.screening import prompt_screen
 from apps.core.uploads import image_ingest
 
@@ -123,6 +127,40 @@ def prompt_compose(*, kind: str, engine: str, prompt: str, persona, params: dict
     return composed
 
 
+class TooManyActiveGenerations(ApplicationError):
+    status_code = 429
+    default_code = "too_many_active"
+
+
+def generation_admit(*, user) -> None:
+    """Refuse a new job (429 `too_many_active`) while the user has their limit of jobs queued or
+    running: their own `max_active_generations` (set by staff), else
+    MAX_ACTIVE_GENERATIONS_PER_USER. A storyboard is one job, however many scenes it has.
+
+    Call it inside the charging transaction, before the job's row is written: it locks the
+    user's row until that transaction ends, so concurrent creates of one user are counted one
+    after the other and cannot both take the last place.
+    """
+    locked = (
+        get_user_model()
+        .objects.select_for_update()
+        .only("pk", "max_active_generations")
+        .get(pk=user.pk)
+    )
+    limit = locked.max_active_generations
+    if limit is None:
+        limit = settings.MAX_ACTIVE_GENERATIONS_PER_USER
+    active = Generation.objects.filter(
+        user_id=user.pk, status__in=[Status.QUEUED, Status.RUNNING]
+    ).count()
+    if active >= limit:
+        raise TooManyActiveGenerations(
+            f"You have {active} jobs queued or running, the most you may have at once "
+            f"({limit}); nothing was charged. Create this one when one of them has finished.",
+            extra={"active": active, "limit": limit},
+        )
+
+
 @dataclass(frozen=True)
 class CreateResult:
     generation: Generation
@@ -187,6 +225,11 @@ def generation_create(
             ingested = image_ingest(ContentFile(fh.read(), name="reference.png"), field="persona")
     else:
         ingested = None
+    if ingested is not None:
+        image_screen(
+            data=ingested.content.read(), field="image" if image is not None else "persona"
+        )
+        ingested.content.seek(0)
 
     generation = Generation(
         user=user,
@@ -212,6 +255,7 @@ def generation_create(
     stored_name = None
     try:
         with transaction.atomic():
+            generation_admit(user=user)
             credits_spend(
                 user=user,
                 amount=cost,

@@ -5,7 +5,6 @@ Only the owner sees or changes a persona; another user's id answers 404.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -13,11 +12,11 @@ from rest_framework.generics import ListAPIView
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from apps.core.parsers import JSONParser
 from apps.core.storage import media_exists, media_response
+from apps.core.throttling import PersonaDraftThrottle
 
 from .selectors import persona_get, persona_list
 from .serializers import (
@@ -69,13 +68,6 @@ class PersonaDetailApi(APIView):
     def delete(self, request, pk):
         persona_delete(persona=persona_get(user=request.user, persona_id=pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class PersonaDraftThrottle(UserRateThrottle):
-    scope = "persona_draft"
-
-    def get_rate(self) -> str:
-        return settings.PERSONA_DRAFT_RATE
 
 
 class PersonaDraftApi(APIView):

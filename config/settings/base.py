@@ -218,7 +218,6 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_THROTTLE_RATES": {"auth": "30/min"},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "AI Lounge API",
@@ -243,6 +242,18 @@ SPECTACULAR_SETTINGS = {
 
 # --- Redis, Celery, Channels ------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+
+# The cache the API throttles count in (apps.core.throttling): Redis, shared by every web
+# process, its keys under this install's prefix. The default cache stays per-process memory.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_FUNCTION": "apps.core.throttling.throttle_cache_key",
+        "OPTIONS": {"socket_timeout": 1.0, "socket_connect_timeout": 1.0},
+    },
+}
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = None
@@ -339,6 +350,8 @@ GENERATION_ENGINE = env("GENERATION_ENGINE", default="auto")  # auto | procedura
 SVD_MODEL = env("SVD_MODEL", default="")
 ZEROSCOPE_MODEL = env("ZEROSCOPE_MODEL", default="")
 TORCH_DEVICE = env("TORCH_DEVICE", default="")
+# SVD's quality=turbo (feature reuse across steps) costs this share of the stock price (rounded up).
+SVD_TURBO_PRICE_FACTOR = env("SVD_TURBO_PRICE_FACTOR", default="0.6")
 # A running generation whose worker has not written a heartbeat for this long is reaped.
 GENERATION_HEARTBEAT_TIMEOUT = env.int("GENERATION_HEARTBEAT_TIMEOUT", default=120)
 GENERATION_HEARTBEAT_INTERVAL = env.float("GENERATION_HEARTBEAT_INTERVAL", default=5.0)
@@ -411,8 +424,28 @@ GEMINI_TIMEOUT_SECONDS = env.float("GEMINI_TIMEOUT_SECONDS", default=30.0)
 GEMINI_RETRY_ATTEMPTS = env.int("GEMINI_RETRY_ATTEMPTS", default=4)
 GEMINI_RETRY_INITIAL_DELAY = env.float("GEMINI_RETRY_INITIAL_DELAY", default=1.0)
 GEMINI_RETRY_MAX_DELAY = env.float("GEMINI_RETRY_MAX_DELAY", default=20.0)
-# Persona drafts per user (DRF throttle rate): each one may be a paid Gemini call.
+# --- abuse limits (docs/architecture.md, "Abuse limits") ---
+# API throttles, per user (per client address for the token endpoint), counted in Redis across
+# every web process (apps.core.throttling): "<n>/<sec|min|hour|day>", "" for none. A refusal is
+# a 429 `throttled` with Retry-After.
+THROTTLE_RATE_CREATE = env("THROTTLE_RATE_CREATE", default="30/min")
+THROTTLE_RATE_QUOTE = env("THROTTLE_RATE_QUOTE", default="120/min")
+THROTTLE_RATE_AUTH = env("THROTTLE_RATE_AUTH", default="10/min")
+# Persona drafts per user: each one may be a paid Gemini call.
 PERSONA_DRAFT_RATE = env("PERSONA_DRAFT_RATE", default="30/hour")
+# Jobs a user may have queued or running at once (a storyboard is one job); more is a 429
+# `too_many_active`. Staff set a user's own number in the admin (User.max_active_generations).
+MAX_ACTIVE_GENERATIONS_PER_USER = env.int("MAX_ACTIVE_GENERATIONS_PER_USER", default=8)
+# Credits a user may spend per UTC day (spends less refunds since 00:00 UTC, from the ledger);
+# more is a 402 `daily_limit` with Retry-After. Unset: no limit. Per user: User.daily_spend_limit.
+DAILY_SPEND_LIMIT = env.int("DAILY_SPEND_LIMIT", default=None)
+# The image screen (apps.core.image_screen): a transformers image-classification model (a local
+# folder or a hub id) run on uploaded pictures in the web process, before the charge. Off when
+# empty; needs transformers and torch in the web process (requirements/worker.txt).
+IMAGE_SCREEN_MODEL = env("IMAGE_SCREEN_MODEL", default="")
+# The model's labels that refuse a picture (case-insensitive), from this score (0..1) on.
+IMAGE_SCREEN_LABELS = env.list("IMAGE_SCREEN_LABELS", default=["nsfw"])
+IMAGE_SCREEN_THRESHOLD = env.float("IMAGE_SCREEN_THRESHOLD", default=0.8)
 
 LOGGING = {
     "version": 1,

@@ -48,6 +48,21 @@ CHANNEL_LAYERS = {
     }
 }
 FREE_CREDITS = env.int("FREE_CREDITS", default=50)
+# The throttles count in this run's Redis database under this run's prefix (apps.core.throttling;
+# tests/conftest.py empties them before each test). Rates high enough that no test trips one
+# unless it lowers them (tests/limits/); processes a test starts take theirs from the env.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_FUNCTION": "apps.core.throttling.throttle_cache_key",
+        "OPTIONS": {"socket_timeout": 1.0, "socket_connect_timeout": 1.0},
+    },
+}
+THROTTLE_RATE_CREATE = env("THROTTLE_RATE_CREATE", default="10000/min")
+THROTTLE_RATE_QUOTE = env("THROTTLE_RATE_QUOTE", default="10000/min")
+THROTTLE_RATE_AUTH = env("THROTTLE_RATE_AUTH", default="10000/min")
 # Webhooks go to the tests' own receivers on 127.0.0.1.
 WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=True)
 GENERATION_ENGINE = env("GENERATION_ENGINE", default="auto")

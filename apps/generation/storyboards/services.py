@@ -22,6 +22,7 @@ from apps.billing.exceptions import InsufficientCredits
 from apps.billing.selectors import credits_balance
 from apps.billing.services import credits_spend
 from apps.core.exceptions import Conflict, NotFound
+from apps.core.image_screen import image_screen
 from apps.core.screening import prompt_screen
 from apps.core.uploads import image_ingest
 
@@ -36,6 +37,7 @@ from ..services import (
     CreateResult,
     _fingerprint,
     _idempotent_replay,
+    generation_admit,
     generation_mark_failed,
 )
 from .planning import DEFAULT_SCENE_SECONDS, storyboard_plan
@@ -222,6 +224,9 @@ def storyboard_create(
             ingested[0] = image_ingest(
                 ContentFile(fh.read(), name="reference.png"), field="persona"
             )
+    for index, picture in ingested.items():
+        image_screen(data=picture.content.read(), field=f"scene_image_{index}")
+        picture.content.seek(0)
     narration_tmp, narration_ext = (None, "")
     if narration_audio is not None:
         narration_tmp, narration_ext = _validated_narration(narration_audio)
@@ -263,6 +268,7 @@ def storyboard_create(
     stored: list[str] = []
     try:
         with transaction.atomic():
+            generation_admit(user=user)  # a storyboard is one job
             try:
                 credits_spend(
                     user=user,
@@ -356,6 +362,7 @@ def storyboard_retry(*, generation: Generation, index: int | None = None) -> Gen
     if not to_run:
         return _assembly_retry(generation=generation, now=now)
     with transaction.atomic():
+        generation_admit(user=generation.user)  # queued again: one more active job
         reopened = Generation.objects.filter(pk=generation.pk, status=Status.FAILED).update(
             status=Status.QUEUED,
             stage="queued",
