@@ -5,6 +5,8 @@ import os
 from celery import Celery
 from kombu import Queue
 
+from config.warmup import install as install_warmup
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("ai_lounge")
@@ -15,3 +17,5 @@ app.autodiscover_tasks()
 app.autodiscover_tasks(["apps.generation.storyboards"])
 # Housekeeping tasks (reaper, re-enqueue of lost messages) on the maintenance queue.
 app.autodiscover_tasks(["apps.generation"], related_name="maintenance")
+# GPU workers with DIFFUSERS_WARMUP warm their engines up before they consume (config/warmup.py).
+install_warmup(app)

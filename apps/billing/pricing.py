@@ -2,7 +2,9 @@
 
 Diffusion is priced by work (frames × steps × pixels, relative to a reference job); the CPU
 procedural engine costs a small flat price; a storyboard is the sum of its scenes plus assembly.
-Pure: no database, no settings beyond the constants below.
+SVD's turbo tier (``quality=turbo``: feature reuse across steps, faster and approximate) costs
+``SVD_TURBO_PRICE_FACTOR`` (a setting, default 0.6) of the stock price, rounded up, exactly (a
+decimal fraction, no floats). No database; the constants below and that one setting.
 """
 
 from __future__ import annotations
@@ -10,7 +12,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 PROCEDURAL_PRICE = 1
 ASSEMBLY_PRICE = 1
@@ -21,6 +27,21 @@ DIFFUSION_REFERENCE = {
     "zeroscope": (576 * 320 * 24 * 20, 4),
 }
 DIFFUSION_MIN_PRICE = 2
+TURBO_QUALITY = "turbo"
+
+
+def turbo_price_factor() -> Fraction:
+    """``SVD_TURBO_PRICE_FACTOR`` as an exact fraction in (0, 1]."""
+    raw = str(getattr(settings, "SVD_TURBO_PRICE_FACTOR", "0.6")).strip()
+    try:
+        factor = Fraction(raw)
+    except ValueError:
+        factor = Fraction(-1)
+    if not 0 < factor <= 1:
+        raise ImproperlyConfigured(
+            f"SVD_TURBO_PRICE_FACTOR={raw!r}: use a number above 0 and at most 1 (e.g. 0.6)."
+        )
+    return factor
 
 
 def resolve_paid_engine(*, kind: str, engine: str) -> str:
@@ -72,4 +93,7 @@ def price_generation(*, kind: str, engine: str, params: Mapping[str, Any]) -> in
         * int(params["num_frames"])
         * int(params["num_inference_steps"])
     )
-    return max(DIFFUSION_MIN_PRICE, math.ceil(reference_price * work / reference_work))
+    price = Fraction(reference_price * work, reference_work)
+    if engine == "svd" and params.get("quality") == TURBO_QUALITY:
+        price *= turbo_price_factor()
+    return max(DIFFUSION_MIN_PRICE, math.ceil(price))

@@ -53,6 +53,7 @@ class ImageToVideoParamsSerializer(_SizeMixin):
     min_guidance_scale = serializers.FloatField(min_value=0.0, max_value=20.0, default=1.0)
     max_guidance_scale = serializers.FloatField(min_value=0.0, max_value=20.0, default=3.0)
     decode_chunk_size = serializers.IntegerField(min_value=1, max_value=25, required=False)
+    quality = serializers.ChoiceField(choices=["standard", "turbo"], required=False)
     seed = serializers.IntegerField(min_value=0, max_value=SEED_MAX, required=False)
     width = _size_field(1024)
     height = _size_field(576)
@@ -566,6 +567,12 @@ def quote_param_fields() -> dict[str, serializers.Field]:
                 field = copy.deepcopy(field)
                 field.required, field.default = False, empty
                 fields[name] = field
+            elif isinstance(field, serializers.ChoiceField):  # e.g. quality: every kind's names
+                choices = [
+                    *fields[name].choices,
+                    *(c for c in field.choices if c not in fields[name].choices),
+                ]
+                fields[name] = serializers.ChoiceField(choices=choices, required=False)
     return fields
 
 
