@@ -63,6 +63,8 @@ CACHES = {
 THROTTLE_RATE_CREATE = env("THROTTLE_RATE_CREATE", default="10000/min")
 THROTTLE_RATE_QUOTE = env("THROTTLE_RATE_QUOTE", default="10000/min")
 THROTTLE_RATE_AUTH = env("THROTTLE_RATE_AUTH", default="10000/min")
+# Likewise the cap on a user's active jobs (tests make many queued jobs with no worker).
+MAX_ACTIVE_GENERATIONS_PER_USER = env.int("MAX_ACTIVE_GENERATIONS_PER_USER", default=1000)
 # Webhooks go to the tests' own receivers on 127.0.0.1.
 WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=True)
 GENERATION_ENGINE = env("GENERATION_ENGINE", default="auto")
