@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Start the whole platform on this machine in the foreground: web (daphne), worker and beat, and
-# this checkout's own redis-server (unless REDIS_URL is set), all under honcho; Ctrl-C stops them
-# all and ends with "stopped" (exit status 0). `make run` calls this after installing the venv.
+# Start the whole platform on this machine in the foreground: web (WEB_CONCURRENCY daphne
+# processes, one per core by default), worker and beat, and this checkout's own redis-server
+# (unless REDIS_URL is set), all under honcho; Ctrl-C stops them all and ends with "stopped"
+# (exit status 0). `make run` calls this after installing the venv.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/lib.sh
@@ -10,6 +11,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="$VENV/bin:$PATH"
 PORT=$(setting PORT 8000)
 export PORT
+# Web processes (config/webserver.py): WEB_CONCURRENCY, else one per core.
+WEB_CONCURRENCY=$(setting WEB_CONCURRENCY "$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)")
+export WEB_CONCURRENCY
 mkdir -p var
 
 # Three lines: the REDIS_URL for every process, a redis-server command for honcho (or nothing),
@@ -38,6 +42,7 @@ cat <<BANNER
 
   AI Lounge is running at http://127.0.0.1:$PORT/ — sign in as demo / demo (or sign up)
   API docs: http://127.0.0.1:$PORT/api/docs/
+  Web: $WEB_CONCURRENCY daphne process(es) on one port (WEB_CONCURRENCY)
   $redis_note
   Engines: $engines
   Press Ctrl-C to stop everything.

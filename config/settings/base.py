@@ -107,6 +107,9 @@ elif env.bool("DB_POOL", default=True):
     # (apps/core/dbbusy.py). Size it so that (web processes + worker processes) × max_size stays
     # under the server's max_connections (docs/deployment.md, "Web tier").
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # The pool checks a connection before lending it (one empty query), so a server restart
+    # costs no request an error.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
         "max_size": env.int("DB_POOL_MAX_SIZE", default=8),
