@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework import serializers
 
+from apps.core.parsers import no_bidi_controls
 from apps.generation.serializers import StrictSerializer
 
 from .models import ContentItem, ModerationAction, Report
@@ -62,6 +63,7 @@ class ContentItemUpdateSerializer(StrictSerializer):
         max_length=ContentItem._meta.get_field("title").max_length,
         required=False,
         allow_blank=True,
+        validators=[no_bidi_controls],
     )
     visibility = serializers.ChoiceField(choices=ContentItem.Visibility.choices, required=False)
 

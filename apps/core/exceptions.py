@@ -10,6 +10,7 @@ other 5xx still reaches Django's ERROR log.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -106,6 +107,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         return response
     if isinstance(exc, SuspiciousOperation):
         status_code, detail, code = request_refusal(exc)
+        # Where Django logs it outside a view, at WARNING: a client's mistake, no traceback.
+        logging.getLogger(f"django.security.{type(exc).__name__}").warning("%s", exc)
         return Response({"detail": detail, "code": code}, status=status_code)
     if isinstance(exc, DjangoValidationError):
         exc = drf_exceptions.ValidationError(as_serializer_error(exc))

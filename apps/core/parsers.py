@@ -26,10 +26,13 @@ from typing import Any
 
 from django.conf import settings
 from rest_framework import parsers
-from rest_framework.exceptions import APIException, ParseError
+from rest_framework.exceptions import APIException, ParseError, ValidationError
 
 DEFAULT_MAX_DEPTH = 32
 _FORBIDDEN_CHARS = re.compile("[\x00\ud800-\udfff]")
+# Bidirectional embedding, override and isolate controls (U+202A-U+202E, U+2066-U+2069): in a
+# name others read, U+202E makes "invoice_gnp.exe" display as "invoice_exe.png".
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 class JSONRefused(ValueError):
@@ -86,6 +89,15 @@ def json_loads(text: str | bytes | bytearray) -> Any:
         raise JSONRefused(f"the JSON is nested more than {limit} levels deep.") from None
     _check(value, limit)
     return value
+
+
+def no_bidi_controls(value: str) -> None:
+    """Validator for text other people see (a persona's name, a published title)."""
+    if _BIDI_CONTROLS.search(value or ""):
+        raise ValidationError(
+            "Must not contain bidirectional control characters (U+202A-U+202E, U+2066-U+2069).",
+            code="bidi_control",
+        )
 
 
 def _content_length(request) -> int | None:

@@ -3,13 +3,17 @@
 JPEG, PNG and WebP only, decided by what Pillow decodes, never by the file name or the
 client's content type. The decoded image is EXIF-transposed, stripped of metadata and
 re-encoded as PNG, so what is stored is exactly the pixels we accepted. 16-bit greyscale is
-scaled to 8 bits (65535 → 255), never clipped.
+scaled to 8 bits (65535 → 255), never clipped. A file that is an image and also something a
+browser or an unzipper would open (HTML or SVG markup in its first bytes, a PDF, a ZIP archive
+appended) is refused: re-encoding would strip it, but nobody uploads one by accident.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import warnings
+import zipfile
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -45,6 +49,24 @@ def _to_8_bits(image: Image.Image) -> Image.Image:
     if image.mode in WIDE_GREY_MODES:
         return image.convert("I").point(lambda v: v / 257 + 0.5).convert("L")
     return image
+
+
+# What browsers' content sniffers find in a file's first bytes (the WHATWG MIME sniffing
+# standard looks at the first 1445 bytes for HTML): an image that also parses as one of these
+# is a polyglot, made to be served as something else.
+SNIFF_BYTES = 1445
+MARKUP = re.compile(rb"<(?:!doctype\s+html|html|head|body|script|iframe|svg|\?xml)[\s>/]", re.I)
+
+
+def _polyglot(data: bytes) -> str:
+    """What else the file is ("a ZIP archive", "an HTML document", "a PDF"), or ""."""
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        return "a ZIP archive"
+    if b"%PDF-" in data[:1024]:
+        return "a PDF document"
+    if MARKUP.search(data, 0, SNIFF_BYTES):
+        return "an HTML document"
+    return ""
 
 
 def image_ingest(upload, *, field: str = "image") -> IngestedImage:
@@ -95,6 +117,12 @@ def image_ingest(upload, *, field: str = "image") -> IngestedImage:
         raise InvalidUpload(
             f"{field}: the file is not a readable image (it may be truncated or corrupt); "
             "upload a JPEG, PNG or WebP image."
+        )
+    polyglot = _polyglot(data)
+    if polyglot:
+        raise InvalidUpload(
+            f"{field}: the file is an image and also {polyglot}; upload a plain JPEG, PNG or "
+            "WebP image."
         )
     if min(image.size) < MIN_SIDE:
         raise InvalidUpload(f"{field}: the image must be at least {MIN_SIDE}×{MIN_SIDE} pixels.")

@@ -6,6 +6,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.core.parsers import no_bidi_controls
 from apps.generation.serializers import (
     PARAMS_SERIALIZERS,
     JSONObjectField,
@@ -60,7 +61,7 @@ class DefaultsField(JSONObjectField):
 
 
 class PersonaInputSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=80)
+    name = serializers.CharField(max_length=80, validators=[no_bidi_controls])
     description = serializers.CharField(max_length=1000, required=False, allow_blank=True)
     style = serializers.CharField(max_length=300, required=False, allow_blank=True)
     defaults = DefaultsField(required=False)

@@ -4,12 +4,12 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
-from apps.core.uploads import image_ingest
+from apps.core.uploads import InvalidUpload, image_ingest
 from apps.generation.models import Generation
-from tests.hardening.files import grey_ramp16, png16
-from tests.images import upload
+from tests.hardening.files import grey_ramp16, jpeg_bytes, png16, zip_png_polyglot
+from tests.images import png_bytes, upload
 
 
 def ingested_pixels(data: bytes) -> np.ndarray:
@@ -72,3 +72,41 @@ def test_a_16_bit_upload_through_the_api_is_stored_with_its_tones(api):
         stored = np.asarray(image.convert("L"))
     assert stored[:, -1].min() == 255 and stored[:, 0].max() == 0
     assert 120 <= stored[:, 128].mean() <= 135
+
+
+# --- polyglots -------------------------------------------------------------------------------
+
+
+def png_with_text(text: str) -> bytes:
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", text)
+    out = io.BytesIO()
+    Image.open(io.BytesIO(png_bytes())).save(out, format="PNG", pnginfo=info)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "what"),
+    [
+        (zip_png_polyglot(), "a ZIP archive"),
+        (png_with_text("<html><script>alert(1)</script></html>"), "an HTML document"),
+        (png_with_text('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'), "HTML"),
+        (png_with_text("%PDF-1.7 1 0 obj << /Type /Catalog >>"), "a PDF document"),
+    ],
+    ids=["zip", "html", "svg", "pdf"],
+)
+def test_an_image_that_is_also_something_else_is_refused(data, what):
+    with pytest.raises(InvalidUpload, match=f"also {what}" if what != "HTML" else "HTML"):
+        image_ingest(upload(data))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        png_with_text("Shot on a rainy night; <3 and a < b"),
+        jpeg_bytes() + b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 64,  # a motion photo
+    ],
+    ids=["text-metadata", "jpeg-with-video-appended"],
+)
+def test_ordinary_images_with_metadata_or_appended_video_are_accepted(data):
+    assert image_ingest(upload(data)).width > 0
