@@ -663,6 +663,15 @@ CASES = [
         html="more than 1000 form fields",
     ),
     Case(
+        "web-create-31mb-form-field",
+        "post",
+        WEB_CREATE,
+        lambda: multipart(kind="text_to_video", prompt="p" * (31 * 1024 * 1024)),
+        413,
+        auth="session",
+        html="larger than 30 MB",
+    ),
+    Case(
         "web-create-decompression-bomb",
         "post",
         WEB_CREATE,
