@@ -54,6 +54,7 @@ class FeatureReuseUNet:
         self.outer = unet  # what the pipeline had (maybe a compiled wrapper)
         self.module = getattr(unet, "_orig_mod", unet)
         self.interval = int(interval)
+        self.clone_cached = compile_mode == "reduce-overhead"  # CUDA graphs reuse their outputs
         self._full = self._full_forward
         self._shallow = self._shallow_forward
         if compile_mode:
@@ -86,7 +87,8 @@ class FeatureReuseUNet:
         full = self.cached is None or self.calls % self.interval == 0
         self.calls += 1
         if full:
-            out, self.cached = self._full(sample, timesteps, encoder_hidden_states, added_time_ids)
+            out, cached = self._full(sample, timesteps, encoder_hidden_states, added_time_ids)
+            self.cached = cached.clone() if self.clone_cached else cached
             self.stats.full += 1
         else:
             out = self._shallow(
