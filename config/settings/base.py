@@ -215,6 +215,10 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "apps.core.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "apps.core.exceptions.api_exception_handler",
+    # Throttles key anonymous clients by REMOTE_ADDR only, never by a client-sent
+    # X-Forwarded-For (a forged one per request would dodge them); behind a proxy, daphne's
+    # --proxy-headers puts the client's address in REMOTE_ADDR.
+    "NUM_PROXIES": 0,
     # JSON through apps.core.parsers (depth, size and finite-number limits).
     "DEFAULT_PARSER_CLASSES": [
         "apps.core.parsers.JSONParser",

@@ -76,6 +76,13 @@ def test_token_requests_are_throttled_per_client_address(client, user, settings,
     refused = client.post("/api/v1/auth/token/", right, content_type="application/json")
     assert_error(refused, 429, "throttled")
     assert refused["Retry-After"] == "40"
+    forged = client.post(
+        "/api/v1/auth/token/",
+        right,
+        content_type="application/json",
+        HTTP_X_FORWARDED_FOR="203.0.113.7",  # sent by the client itself: not believed
+    )
+    assert forged.status_code == 429
     elsewhere = client.post(
         "/api/v1/auth/token/", right, content_type="application/json", REMOTE_ADDR="10.0.0.9"
     )
