@@ -123,3 +123,18 @@ def test_concurrent_creates_cannot_pass_the_cap(settings, no_enqueue):
     assert Generation.objects.filter(user=user).count() == 3
     spends = LedgerEntry.objects.filter(account__user=user, kind=LedgerEntry.Kind.SPEND)
     assert spends.count() == 3
+
+
+@pytest.mark.django_db
+def test_a_storyboard_retry_is_admitted_like_a_create(api, user, settings, no_enqueue, monkeypatch):
+    monkeypatch.setattr(storyboards, "storyboard_enqueue", lambda **_: None)
+    settings.MAX_ACTIVE_GENERATIONS_PER_USER = 1
+    board = api.post(URL, storyboard_body(), format="json").json()["id"]
+    generation_services.generation_mark_failed(generation_id=board, error="test")
+    job = api.post(URL, BODY, format="json").json()["id"]  # takes the only place
+    untouched = Untouched(user)
+    assert_error(api.post(f"{URL}{board}/retry/"), 429, "too_many_active")
+    untouched.check()
+    assert Generation.objects.get(pk=board).status == Generation.Status.FAILED
+    generation_services.generation_mark_failed(generation_id=job, error="test")
+    assert api.post(f"{URL}{board}/retry/").status_code == 200

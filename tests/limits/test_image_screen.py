@@ -15,6 +15,7 @@ from apps.core import image_screen as screen
 from tests.images import png_bytes, upload
 from tests.limits.conftest import URL, Untouched, assert_error
 from tests.processes import ROOT, process_env
+from tests.storyboard.conftest import multipart, png_upload, storyboard_body, text_scene
 
 
 def save_tiny_classifier(folder, *, favour: str) -> str:
@@ -73,6 +74,17 @@ def test_a_refused_picture_is_a_400_that_charges_and_stores_nothing(api, user, s
     body = assert_error(api.post(URL, image_body(), format="multipart"), 400, "image_refused")
     assert body["label"] == "nsfw" and body["score"] >= 0.9
     assert "image screen" in body["detail"] and "nothing was charged" in body["detail"]
+    untouched.check()
+
+
+@pytest.mark.django_db
+def test_a_storyboards_scene_pictures_are_screened_too(api, user, screen_with):
+    screen_with("nsfw")
+    untouched = Untouched(user)
+    scenes = [text_scene(), {"duration": 1.0, "engine": "procedural"}]
+    body = multipart(storyboard_body(scenes), scene_image_1=png_upload())
+    refused = assert_error(api.post(URL, body, format="multipart"), 400, "image_refused")
+    assert refused["detail"].startswith("scene_image_1:")
     untouched.check()
 
 
