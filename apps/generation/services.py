@@ -2,8 +2,8 @@
 
 Below this module: the ledger side of a job (charges), its files (outputs), the screens run on
 its text and pictures (apps.core.screening, apps.core.image_screen), and the Celery tasks it
-sends by name (dispatch). Above it: the
-tasks, the storyboards package and the API and page views; none of them is imported here.
+sends by name (dispatch). Above it: the tasks, the storyboards package and the API and page
+views; none of them is imported here. `generation_admit` is the cap on a user's active jobs.
 
 Every state change is a conditional UPDATE (`WHERE status IN (...)`) whose row count says
 whether this caller won the transition; only the winner refunds or enqueues, so a task
