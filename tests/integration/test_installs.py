@@ -93,6 +93,8 @@ def database_copy(tmp_path: Path):
     name = f"{source}_install_b"
     admin_url = processes.database_url().rsplit("/", 1)[0] + "/postgres"
     connection.close()
+    if connection.pool is not None:
+        connection.close_pool()  # a pooled connection stays open after close()
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
         admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
