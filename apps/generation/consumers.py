@@ -21,13 +21,13 @@ Client messages:
 
 from __future__ import annotations
 
-import json
 import uuid
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from apps.core.exceptions import ApplicationError, NotFound
+from apps.core.parsers import json_loads
 
 from .events import group_for_generation, group_for_user, snapshot_event, snapshot_events
 from .selectors import generation_get, generation_live_list
@@ -103,7 +103,7 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
         if not getattr(self, "group", None):
             return  # refused, closing
         try:
-            content = json.loads(text_data if text_data is not None else bytes_data)
+            content = json_loads(text_data if text_data is not None else bytes_data)
         except (TypeError, ValueError):
             await self.send_error("Messages are JSON objects.", "invalid_json")
             return
