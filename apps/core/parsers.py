@@ -60,24 +60,48 @@ def _constant(name: str):
     raise JSONRefused(f"{name} is not a JSON number.")
 
 
-def _check(value: Any, limit: int) -> None:
-    """Walk the parsed value without recursion: depth, and the strings and keys inside."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
+# Where a NUL or a surrogate can hide in JSON text: a `\u0000` or `\udXXX` escape, or (the
+# json module decodes bytes with "surrogatepass") a surrogate encoded in the bytes themselves.
+# A raw NUL is a syntax error, and text that came off the wire was decoded from UTF-8, which
+# holds no surrogate. Only text with one of these has its strings walked.
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+_SUSPECT_BYTES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])|\xed[\xa0-\xbf]")
+
+
+def _suspect(text: str | bytes | bytearray) -> bool:
+    if isinstance(text, str):
+        return "\\u" in text and bool(_SUSPECT_ESCAPE.search(text))
+    return (b"\\u" in text or b"\xed" in text) and bool(_SUSPECT_BYTES.search(text))
+
+
+_CONTAINERS = (dict, list)
+
+
+def _check_strings(value: Any) -> None:
+    stack = [value]
     while stack:
-        item, depth = stack.pop()
+        item = stack.pop()
         if isinstance(item, str):
             if _FORBIDDEN_CHARS.search(item):
                 raise JSONRefused("a string holds a NUL character or a lone surrogate.")
-            continue
-        if isinstance(item, dict):
-            children = [*item.keys(), *item.values()]
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
         elif isinstance(item, list):
-            children = item
-        else:
-            continue
+            stack.extend(item)
+
+
+def _check_depth(value: Any, limit: int) -> None:
+    """Walk the containers only, without recursion."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
         if depth > limit:
             raise JSONRefused(f"the JSON is nested more than {limit} levels deep.")
-        stack.extend((child, depth + 1) for child in children)
+        children = item.values() if isinstance(item, dict) else item
+        kinds = set(map(type, children))  # at C speed: most lists hold no container
+        if dict in kinds or list in kinds:
+            stack.extend([(c, depth + 1) for c in children if c.__class__ in _CONTAINERS])
 
 
 def json_loads(text: str | bytes | bytearray) -> Any:
@@ -87,7 +111,10 @@ def json_loads(text: str | bytes | bytearray) -> Any:
         value = json.loads(text, parse_float=_finite_float, parse_constant=_constant)
     except RecursionError:
         raise JSONRefused(f"the JSON is nested more than {limit} levels deep.") from None
-    _check(value, limit)
+    if value.__class__ in _CONTAINERS:
+        _check_depth(value, limit)
+    if _suspect(text):
+        _check_strings(value)
     return value
 
 
