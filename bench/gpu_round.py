@@ -133,7 +133,7 @@ FULL = {
     "zeroscope-24": Setting("zeroscope", 24, 10, 576, 320),
 }
 TINY = {
-    "svd-25": Setting("svd", 5, 4, 128, 64),
+    "svd-25": Setting("svd", 5, 25, 128, 64),  # 25 steps: turbo's schedule as at full size
     "svd-14": Setting("svd", 4, 3, 128, 64),
     "zeroscope-24": Setting("zeroscope", 4, 3, 128, 64),
 }
