@@ -1,4 +1,4 @@
-"""`POST /billing/stripe/webhook/`: Stripe events, verified by stripe's own `construct_event`.
+"""`POST /billing/stripe/webhook/`: Stripe events, verified by stripe's own `verify_header`.
 
 A forged, stale (signed more than 300 s ago), future-dated (more than 300 s ahead), unsigned or
 unparsable request is a 400 and changes nothing. A signed payload that is JSON but not a

@@ -1,7 +1,7 @@
 """Stripe webhooks: signature checks, exactly-once credit, refunds, disputes and debt.
 
 Payloads are signed with the test secret exactly as Stripe signs them, so stripe's own
-`construct_event` verifies every request. Sessions come from the local Stripe stand-in.
+`verify_header` verifies every request. Sessions come from the local Stripe stand-in.
 """
 
 import json
