@@ -65,7 +65,9 @@ def test_the_budget_guard_skips_rows_instead_of_overrunning(gpu_round, tmp_path)
         "svd-25:second-start",
     ]
     assert all(r["status"] == "skipped" and r["note"].startswith("budget") for r in results)
-    assert "| svd-25:stock | 128×64, 5 frames, 25 steps | – |" in (tmp_path / "round.md").read_text()
+    assert (
+        "| svd-25:stock | 128×64, 5 frames, 25 steps | – |" in (tmp_path / "round.md").read_text()
+    )
 
 
 def test_compile_artifacts_are_saved_in_parts_and_loaded_back(gpu_round, tmp_path, monkeypatch):

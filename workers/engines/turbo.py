@@ -83,6 +83,9 @@ class FeatureReuseUNet:
             UNetSpatioTemporalConditionOutput,
         )
 
+        hook = getattr(self.module, "_hf_hook", None)
+        if hook is not None:  # CPU offload: the UNet goes to the GPU when its forward would run
+            hook.pre_forward(self.module)
         timesteps = _timesteps(timestep, sample)
         full = self.cached is None or self.calls % self.interval == 0
         self.calls += 1
