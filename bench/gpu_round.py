@@ -178,20 +178,27 @@ def load_artifacts(cache_dir: Path | None) -> int:
     return len(blob)
 
 
-def save_artifacts(*dirs: Path | None) -> int:
+def save_artifacts(*dirs: Path | None, floor: int = 0) -> int:
+    """Write this process's compile artifacts to each of ``dirs``; return the bytes written.
+
+    ``floor``: the size loaded at start. A smaller blob (a run whose compiles all came from the
+    cache may record less than it loaded) is not written, so the fuller cache is kept.
+    """
     saved = torch.compiler.save_cache_artifacts()
-    if not saved:
+    if not saved or len(saved[0]) < floor:
         return 0
     blob = saved[0]
     for directory in (d for d in dirs if d is not None):
-        directory.mkdir(parents=True, exist_ok=True)
-        for old in directory.glob(f"{ARTIFACTS}.*.bin"):
-            old.unlink()
-        for i in range(0, len(blob), PART_BYTES):
-            (directory / f"{ARTIFACTS}.{i // PART_BYTES:03d}.bin").write_bytes(
-                blob[i : i + PART_BYTES]
-            )
+        _write_parts(directory, blob)
     return len(blob)
+
+
+def _write_parts(directory: Path, blob: bytes) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob(f"{ARTIFACTS}.*.bin"):
+        old.unlink()
+    for i in range(0, len(blob), PART_BYTES):
+        (directory / f"{ARTIFACTS}.{i // PART_BYTES:03d}.bin").write_bytes(blob[i : i + PART_BYTES])
 
 
 # --- pipelines, variants, calls ------------------------------------------------------------------
@@ -480,6 +487,10 @@ def main(argv: list[str] | None = None) -> int:
     env = environment(device)
     print(json.dumps(env), flush=True)
     cache_loaded = load_artifacts(cache_dir)
+    if cache_loaded and out and cache_dir and out.resolve() != cache_dir.resolve():
+        # What comes back holds the cache even if this run compiles nothing new.
+        parts = sorted(cache_dir.glob(f"{ARTIFACTS}.*.bin"))
+        _write_parts(out, b"".join(p.read_bytes() for p in parts))
     settings = TINY if tiny else FULL
     patterns = [p.strip() for p in args.rows.split(",") if p.strip()]
     rows = [r for r in ROWS if any(fnmatch.fnmatch(r.key, p) for p in patterns)]
@@ -578,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"UNet whole {stand_in.stats.full}×, reused {stand_in.stats.shallow}× per video"
             )
         if row.variant.compile_unet:
-            saved = save_artifacts(cache_dir, out)
+            saved = save_artifacts(cache_dir, out, floor=cache_loaded)
             if saved:
                 print(f"[cache] saved {saved / 2**20:.1f} MiB of compile artifacts", flush=True)
         results.append(result)

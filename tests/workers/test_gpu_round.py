@@ -88,3 +88,7 @@ def test_compile_artifacts_are_saved_in_parts_and_loaded_back(gpu_round, tmp_pat
     monkeypatch.setattr(gpu_round.torch.compiler, "save_cache_artifacts", lambda: None)
     assert gpu_round.save_artifacts(cache) == 0  # nothing compiled: the old parts stay
     assert len(list(cache.iterdir())) == 3
+    # Less than was loaded at start (compiles that all came from the cache): the fuller one stays.
+    monkeypatch.setattr(gpu_round.torch.compiler, "save_cache_artifacts", lambda: (b"x", None))
+    assert gpu_round.save_artifacts(cache, floor=len(blob)) == 0
+    assert b"".join(p.read_bytes() for p in sorted(cache.iterdir())) == blob
