@@ -104,44 +104,42 @@ def snapshot_events(generations: list[Generation]) -> list[dict]:
 
 
 class _Publisher:
-    """Runs channel-layer sends from sync code on an event loop kept for each thread.
+    """Runs channel-layer sends from sync code on one event loop per process, in its own thread.
 
-    `async_to_sync` would start a loop, and open new Redis connections, for every call; a loop
-    kept per thread keeps its connections and costs no thread switch. A fork (Celery's prefork
-    pool) gets fresh loops: the parent's are not usable in the child.
+    `async_to_sync` would start a loop, and open new Redis connections, for every call. So would
+    a loop kept per calling thread in the web tier, where Django runs each request in a thread of
+    its own: every create left a loop and two Redis connections behind (200 per 100 creates, held
+    until the process ended), and paid for the connects. One loop, started on first use and again
+    after a fork (Celery's prefork pool: the parent's loop thread does not exist in the child),
+    keeps its connections for every caller. The caller waits for its send, so successive sends
+    stay in order; a thread whose own loop is running (a greenlet-based client such as
+    Playwright's sync API, or sync code called from async code) can send too.
     """
 
     def __init__(self):
-        self._local = threading.local()
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
-        self._executor_pid: int | None = None
         self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid: int | None = None
 
-    def _helper(self) -> concurrent.futures.ThreadPoolExecutor:
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
-            if self._executor is None or self._executor_pid != os.getpid():
-                self._executor = concurrent.futures.ThreadPoolExecutor(
-                    max_workers=1, thread_name_prefix="events-publisher"
-                )
-                self._executor_pid = os.getpid()
-            return self._executor
+            if self._loop is None or self._pid != os.getpid():
+                loop = asyncio.new_event_loop()
+                threading.Thread(
+                    target=loop.run_forever, name="events-publisher", daemon=True
+                ).start()
+                self._loop, self._pid = loop, os.getpid()
+            return self._loop
 
     def run(self, coroutine, *, timeout: float = PUBLISH_TIMEOUT):
+        future = asyncio.run_coroutine_threadsafe(
+            asyncio.wait_for(coroutine, timeout), self._running_loop()
+        )
         try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            # Sync code in a thread whose loop is running (a greenlet-based client such as
-            # Playwright's sync API, or sync code called from async code): this thread cannot
-            # run another loop, so one helper thread sends, in order, while this one waits.
-            future = self._helper().submit(self.run, coroutine, timeout=timeout)
             return future.result(timeout=timeout + 1)
-        loop = getattr(self._local, "loop", None)
-        if loop is None or loop.is_closed() or self._local.pid != os.getpid():
-            loop = self._local.loop = asyncio.new_event_loop()
-            self._local.pid = os.getpid()
-        return loop.run_until_complete(asyncio.wait_for(coroutine, timeout))
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise
 
 
 _publisher = _Publisher()
