@@ -69,7 +69,14 @@ def test_a_worker_warms_up_before_it_consumes_then_runs_the_waiting_job(
             "kind": "image_to_video",
             "engine": "svd",
             "params": json.dumps(
-                {"width": 64, "height": 64, "num_frames": 4, "num_inference_steps": 2, "seed": 5}
+                {
+                    "width": 64,
+                    "height": 64,
+                    "num_frames": 4,
+                    "num_inference_steps": 3,
+                    "seed": 5,
+                    "quality": "turbo",
+                }
             ),
             "image": upload(png_bytes(80, 64)),
         },
@@ -92,6 +99,8 @@ def test_a_worker_warms_up_before_it_consumes_then_runs_the_waiting_job(
             time.sleep(0.2)
     generation = Generation.objects.get(pk=generation_id)
     assert generation.status == "succeeded", generation.error
+    # The job asked for SVD's turbo tier: the engine ran it (and the worker had warmed it up).
+    assert any("turbo (the whole UNet every 3 steps)" in note for note in generation.notes)
     lines = log.read_text().splitlines()
     warm = _index(lines, "Warm-up: svd:64x64x4 done in")
     turbo = _index(lines, "Warm-up: svd:64x64x4:turbo done in")
