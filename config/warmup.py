@@ -82,8 +82,12 @@ class WarmupGate(bootsteps.StartStopStep):
         children = worker.pool.num_processes if isinstance(worker.pool, TaskPool) else 1
         deadline = time.monotonic() + warmup_timeout()
         logger.info("Warm-up: waiting for %d pool process(es) before consuming", children)
-        for _ in range(children):
-            if not _warm.acquire(timeout=max(0.0, deadline - time.monotonic())):
+        waiting = children
+        while waiting:
+            # One second at a time, so a SIGTERM's handler runs (a worker stopped mid warm-up).
+            if _warm.acquire(timeout=1.0):
+                waiting -= 1
+            elif time.monotonic() > deadline:
                 logger.warning(
                     "Warm-up: not finished after %.0f s; consuming anyway", warmup_timeout()
                 )

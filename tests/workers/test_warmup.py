@@ -110,3 +110,27 @@ def test_a_worker_warms_up_before_it_consumes_then_runs_the_waiting_job(
     assert warm < turbo < gate < received
     assert _index(lines, "Warm-up finished in") < gate
     assert "2 size(s), 0 failed" in lines[_index(lines, "Warm-up finished in")]
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_a_warm_up_past_its_timeout_lets_the_worker_consume_anyway(tiny_models, tmp_path):
+    from tests import processes
+
+    log = tmp_path / "worker.log"
+    with processes.celery_worker(
+        log=log,
+        SVD_MODEL=tiny_models["svd"],
+        GENERATION_ENGINE="auto",
+        DIFFUSERS_WARMUP="svd:64x64x4,svd:64x64x4:turbo,svd:128x128x8",
+        DIFFUSERS_WARMUP_TIMEOUT="0.5",
+    ):
+        lines = log.read_text().splitlines()
+        gate = _index(lines, "Warm-up: not finished after 0 s; consuming anyway")
+        assert gate < _index(lines, " ready.")
+        # The child was not killed for being slow to come up: it finishes its warm-up.
+        deadline = time.monotonic() + 60
+        while "Warm-up finished in" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        lines = log.read_text().splitlines()
+        assert gate < _index(lines, "Warm-up finished in")
