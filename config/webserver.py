@@ -15,9 +15,9 @@ take a whole burst of connections); elsewhere they share one socket.
 
 Arguments after `--` go to every daphne. SIGTERM or SIGINT stops every process (daphne closes
 its sockets and finishes what it serves) and the supervisor exits 0. A process that exits on
-its own is started again, unless it did so within STARTUP_GRACE seconds of starting (a broken
-configuration would only loop): then the others are stopped and the supervisor exits with that
-status.
+its own is started again, unless it did so within WEB_STARTUP_GRACE seconds (default 10) of
+starting (a broken configuration would only loop): then the others are stopped and the
+supervisor exits with that status.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 APPLICATION = "config.asgi:application"
-STARTUP_GRACE = 10.0
+STARTUP_GRACE = float(os.environ.get("WEB_STARTUP_GRACE", "10"))
 STOP_TIMEOUT = 15.0
 
 

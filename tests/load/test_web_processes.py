@@ -123,3 +123,34 @@ def test_a_websocket_on_one_process_gets_the_events_of_a_job_created_through_the
     assert ws_pid != create_pid
     assert events[-1]["status"] == "queued", events[-1]
     assert Generation.objects.filter(pk=job_id, user=user).exists()
+
+
+def test_a_web_process_that_dies_is_replaced_and_sigterm_stops_them_all(user):
+    token = Token.objects.create(user=user).key
+    # No grace: a daphne that exits at any time is replaced (the default, 10 s, treats an exit
+    # that early as a broken configuration and stops the tier).
+    with processes.web_server(processes=2, WEB_STARTUP_GRACE="0") as base:
+        port = int(base.rsplit(":", 1)[1])
+        first = processes.web_pids(base)
+        assert len(first) == 2, first
+        supervisor = psutil.Process(next(iter(first))).parent()
+        victim = min(first)
+        psutil.Process(victim).kill()
+        deadline = time.monotonic() + 60
+        while True:
+            now = processes.web_pids(base)
+            if len(now) == 2 and victim not in now:
+                break
+            assert time.monotonic() < deadline, f"not replaced: {now}"
+            time.sleep(0.1)
+        replacement = (now - first).pop()
+        conn = _connection_to(port, replacement)
+        try:
+            assert _get(conn, "/api/v1/ping/", token)[0] == 200
+        finally:
+            conn.close()
+        children = supervisor.children()
+        supervisor.terminate()
+        assert supervisor.wait(timeout=30) == 0
+        gone, alive = psutil.wait_procs(children, timeout=30)
+        assert not alive, alive
