@@ -89,6 +89,20 @@ class ApiAutoSchema(AutoSchema):
             schema["additionalProperties"] = {}  # a 400's field errors
         elif direction == "request" and isinstance(serializer, StrictSerializer):
             schema["additionalProperties"] = False
+        if direction == "request":
+            for name, field in schema.get("properties", {}).items():
+                schema["properties"][name] = _blank_once(field)
+            constraints = _cross_field_constraints(serializer)
+            if constraints:
+                # Placed by split_json_and_multipart: on a JSON body, not beside files (a fuzzer
+                # judges a combinator on the whole body, which it cannot do with files in it).
+                schema["x-constraints"] = constraints
+            nullable_files = []
+            for name, field in schema.get("properties", {}).items():
+                if _is_binary(field) and field.pop("nullable", False):
+                    nullable_files.append(name)  # a multipart part cannot be null
+            if nullable_files:
+                schema["x-nullable-files"] = nullable_files
         optional = getattr(serializer, "schema_optional_fields", ())
         if direction == "response" and optional and "required" in schema:
             schema["required"] = [name for name in schema["required"] if name not in optional]
@@ -107,14 +121,176 @@ class ApiAutoSchema(AutoSchema):
             if isinstance(field, serializers.CharField) and not field.allow_blank:
                 blank_ok = False
             schema["pattern"] = NO_NUL if blank_ok else NOT_BLANK
+        if isinstance(field, serializers.ListSerializer) and schema.get("type") == "array":
+            if not field.allow_empty:
+                schema["minItems"] = max(schema.get("minItems", 0), 1)
+            if field.max_length is not None:
+                schema["maxItems"] = field.max_length
         multiple_of = getattr(field, "multiple_of", None)
         if multiple_of:
             schema["multipleOf"] = multiple_of
         return schema
 
 
+def _blank_once(schema: dict) -> dict:
+    """drf-spectacular offers a blank string beside a pattern as a second `oneOf` option; where
+    the pattern takes "" already, "" would match both (and so neither): keep the one."""
+    options = schema.get("oneOf", [])
+    if (
+        len(options) == 2
+        and options[1] == {"type": "string", "maxLength": 0}
+        and options[0].get("pattern") == NO_NUL
+        and not {"format", "minLength"} & set(options[0])
+    ):
+        merged = {k: v for k, v in schema.items() if k != "oneOf"}
+        return {**options[0], **merged}
+    return schema
+
+
+def _cross_field_constraints(serializer) -> list[dict]:
+    """What a serializer checks across its fields, from three class attributes:
+    `schema_requires` ({field: other}: `field` only beside a non-empty `other`),
+    `schema_one_of_required` (exactly one of these fields), and `schema_file_or`
+    ((file, other): the file or the other field; a JSON body has no files, so there `other` is
+    required, see split_json_and_multipart)."""
+    constraints = []
+    for name, needed in getattr(serializer, "schema_requires", {}).items():
+        constraints.append(
+            {
+                "anyOf": [
+                    {"not": {"required": [name]}},
+                    {"required": [needed], "properties": {needed: {"minLength": 1}}},
+                ]
+            }
+        )
+    one_of = getattr(serializer, "schema_one_of_required", ())
+    if one_of:
+        # (anyOf of exclusive options, not oneOf: the same, and fuzzers draw it without
+        # validating a multipart body's files against every option)
+        constraints.append(
+            {
+                "anyOf": [
+                    {
+                        "required": [name],
+                        "not": {"anyOf": [{"required": [o]} for o in one_of if o != name]},
+                    }
+                    for name in one_of
+                ]
+            }
+        )
+    file_or = getattr(serializer, "schema_file_or", None)
+    if file_or:
+        upload, other = file_or
+        constraints.append(
+            {
+                "anyOf": [
+                    {"required": [upload]},
+                    {"required": [other], "properties": {other: {"type": "string"}}},
+                ]
+            }
+        )
+    return constraints
+
+
+def _json_component(component: dict, binary: list[str]) -> dict:
+    """A request component without its file fields; a constraint that offered a file or
+    another field leaves the other field required."""
+    trimmed = copy.deepcopy(component)
+    nullable = trimmed.pop("x-nullable-files", [])
+    for key in binary:
+        field = trimmed["properties"].pop(key)
+        if key in nullable:  # in JSON, null removes the file
+            trimmed["properties"][key] = {
+                "type": "string",
+                "nullable": True,
+                "enum": [None],
+                "description": "null: none (a JSON body carries no file; send the file as "
+                "multipart)",
+            }
+    trimmed.pop("patternProperties", None)
+    kept = []
+    for constraint in trimmed.pop("x-constraints", []):
+        options = constraint.get("anyOf", [])
+        if any(set(option.get("required", ())) & set(binary) for option in options):
+            rest = [o for o in options if not set(o.get("required", ())) & set(binary)]
+            for option in rest:
+                for name in option.get("required", ()):
+                    if name not in trimmed.setdefault("required", []):
+                        trimmed["required"].append(name)
+                for name, extra in option.get("properties", {}).items():
+                    field = trimmed["properties"][name]
+                    field.update(extra)
+                    field.pop("nullable", None)
+            continue
+        kept.append(constraint)
+    if kept:
+        trimmed["allOf"] = kept
+    if "required" in trimmed:
+        trimmed["required"] = [k for k in trimmed["required"] if k not in binary]
+        if not trimmed["required"]:
+            del trimmed["required"]
+    return trimmed
+
+
+def _binary_fields(component: dict) -> list[str]:
+    return [k for k, v in component.get("properties", {}).items() if _is_binary(v)]
+
+
+def _json_variant(components: dict, name: str) -> str | None:
+    """The name of `name`'s component for a JSON body, made if needed; None if it has no files.
+    A oneOf of components (a body per kind) gets a oneOf of their JSON variants."""
+    component = components.get(name, {})
+    if "oneOf" in component and "discriminator" in component:
+        members = [ref["$ref"].rsplit("/", 1)[1] for ref in component["oneOf"]]
+        variants = {member: _json_variant(components, member) or member for member in members}
+        if all(variants[m] == m for m in members):
+            return None
+        json_name = f"{name}Json"
+        if json_name not in components:
+            union = copy.deepcopy(component)
+            union["oneOf"] = [{"$ref": f"#/components/schemas/{variants[m]}"} for m in members]
+            mapping = union.get("discriminator", {}).get("mapping", {})
+            for key, ref in mapping.items():
+                member = ref.rsplit("/", 1)[1]
+                mapping[key] = f"#/components/schemas/{variants.get(member, member)}"
+            components[json_name] = union
+        return json_name
+    binary = _binary_fields(component)
+    if not binary:
+        return None
+    json_name = f"{name}Json"
+    if json_name not in components:
+        components[json_name] = _json_component(component, binary)
+    return json_name
+
+
+def _structured_fields(components: dict, name: str) -> list[str]:
+    component = components.get(name, {})
+    if "oneOf" in component and "discriminator" in component:
+        names: list[str] = []
+        for ref in component["oneOf"]:
+            for field in _structured_fields(components, ref["$ref"].rsplit("/", 1)[1]):
+                if field not in names:
+                    names.append(field)
+        return names
+
+    def structured(schema: dict) -> bool:
+        for option in [schema, *schema.get("allOf", []), *schema.get("oneOf", [])]:
+            if "$ref" in option:
+                option = components.get(option["$ref"].rsplit("/", 1)[1], {})
+            if option.get("type") in ("object", "array"):
+                return True
+        return False
+
+    return [k for k, v in component.get("properties", {}).items() if structured(v)]
+
+
 def split_json_and_multipart(result, generator, request, public):
-    """A JSON body gets a component without the binary fields; multipart keeps them."""
+    """A JSON body gets a component without the binary fields; multipart keeps them.
+
+    A body per kind (a oneOf with a discriminator) gets a oneOf of the kinds' JSON bodies.
+    Cross-field rules (`x-constraints` from ApiAutoSchema) go on the JSON body as `allOf`, and
+    on a multipart body only where it has no files."""
     components = result.get("components", {}).get("schemas", {})
     for path in result.get("paths", {}).values():
         for operation in path.values():
@@ -123,31 +299,21 @@ def split_json_and_multipart(result, generator, request, public):
             if not json_body or "$ref" not in json_body.get("schema", {}):
                 continue
             name = json_body["schema"]["$ref"].rsplit("/", 1)[1]
-            component = components.get(name, {})
-            properties = component.get("properties", {})
-            binary = [k for k, v in properties.items() if _is_binary(v)]
-            if binary:
-                json_name = f"{name}Json"
-                if json_name not in components:
-                    trimmed = copy.deepcopy(component)
-                    for key in binary:
-                        trimmed["properties"].pop(key)
-                    trimmed.pop("patternProperties", None)
-                    if "required" in trimmed:
-                        trimmed["required"] = [k for k in trimmed["required"] if k not in binary]
-                        if not trimmed["required"]:
-                            del trimmed["required"]
-                    components[json_name] = trimmed
+            json_name = _json_variant(components, name)
+            if json_name:
                 json_body["schema"] = {"$ref": f"#/components/schemas/{json_name}"}
             multipart = content.get("multipart/form-data")
             if multipart and "$ref" in multipart.get("schema", {}):
-                structured = [
-                    k for k, v in properties.items() if v.get("type") in ("object", "array")
-                ]
+                structured = _structured_fields(components, name)
                 if structured:
                     multipart["encoding"] = {
                         k: {"contentType": "application/json"} for k in structured
                     }
+    for component in components.values():
+        component.pop("x-nullable-files", None)
+        constraints = component.pop("x-constraints", None)
+        if constraints and not _binary_fields(component):  # no files: one body for both
+            component["allOf"] = [*component.get("allOf", []), *constraints]
     return result
 
 

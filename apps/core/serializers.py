@@ -37,6 +37,18 @@ class StrictSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {key: ["A valid number is required."] for key in flags}
             )
+        # And a number where it says a boolean (DRF would read 1 and 0 as true and false).
+        numbers = sorted(
+            name
+            for name, field in self.fields.items()
+            if isinstance(field, serializers.BooleanField)
+            and isinstance(data.get(name), int | float)
+            and not isinstance(data.get(name), bool)
+        )
+        if numbers:
+            raise serializers.ValidationError(
+                {key: ["Must be a valid boolean."] for key in numbers}
+            )
         return super().to_internal_value(data)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import MultiPartParser
@@ -24,8 +24,12 @@ from .serializers import (
     GenerationOutputSerializer,
     GenerationQuoteQuerySerializer,
     GenerationQuoteSerializer,
+    ImageToVideoCreateSerializer,
     JSONObjectField,
+    StoryboardCreateSerializer,
     StoryboardQuoteInputSerializer,
+    TextToVideoCreateSerializer,
+    params_defaults_for,
     quote_param_fields,
 )
 from .services import generation_cancel, generation_create, generation_quote
@@ -45,7 +49,21 @@ class GenerationListCreateApi(ListAPIView):
         return generation_list(user=self.request.user).prefetch_related("scenes")
 
     @extend_schema(
-        request=GenerationCreateInputSerializer,
+        # A JSON body per kind, each with its own parameters (GenerationCreateInputSerializer
+        # parses them all); a multipart body is that one object, files and all (a fuzzer
+        # cannot judge a oneOf over files), its rules per kind the same.
+        request={
+            "application/json": PolymorphicProxySerializer(
+                component_name="GenerationCreate",
+                serializers={
+                    Generation.Kind.IMAGE_TO_VIDEO.value: ImageToVideoCreateSerializer,
+                    Generation.Kind.TEXT_TO_VIDEO.value: TextToVideoCreateSerializer,
+                    Generation.Kind.STORYBOARD.value: StoryboardCreateSerializer,
+                },
+                resource_type_field_name="kind",
+            ),
+            "multipart/form-data": GenerationCreateInputSerializer,
+        },
         responses={201: GenerationOutputSerializer, 200: GenerationOutputSerializer},
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
@@ -91,7 +109,7 @@ class GenerationQuoteApi(APIView):
         raw.update(given)
         if persona is not None:
             # The persona's defaults fill what the request leaves unset, as at create.
-            raw = {**{k: v for k, v in persona.defaults.items() if k in fields}, **raw}
+            raw = {**params_defaults_for(PARAMS_SERIALIZERS[kind], persona.defaults), **raw}
         params = PARAMS_SERIALIZERS[kind](data=raw)
         params.is_valid(raise_exception=True)
         engine, credits = generation_quote(

@@ -26,6 +26,14 @@ from .selectors import (
 )
 
 SEED_MAX = 2**32 - 1
+MAX_SCENES = 10  # a storyboard's (storyboards.planning refuses more)
+
+
+# Each kind's `quality` names, and those a persona or a storyboard may preset (either kind's);
+# named in the schema by SPECTACULAR_SETTINGS' ENUM_NAME_OVERRIDES.
+IMAGE_TO_VIDEO_QUALITIES = ["standard", "turbo"]
+TEXT_TO_VIDEO_QUALITIES = ["fast", "high"]
+PARAM_QUALITIES = [*IMAGE_TO_VIDEO_QUALITIES, *TEXT_TO_VIDEO_QUALITIES]
 
 
 class _SizeField(serializers.IntegerField):
@@ -53,7 +61,7 @@ class ImageToVideoParamsSerializer(_SizeMixin):
     min_guidance_scale = serializers.FloatField(min_value=0.0, max_value=20.0, default=1.0)
     max_guidance_scale = serializers.FloatField(min_value=0.0, max_value=20.0, default=3.0)
     decode_chunk_size = serializers.IntegerField(min_value=1, max_value=25, required=False)
-    quality = serializers.ChoiceField(choices=["standard", "turbo"], required=False)
+    quality = serializers.ChoiceField(choices=IMAGE_TO_VIDEO_QUALITIES, required=False)
     seed = serializers.IntegerField(min_value=0, max_value=SEED_MAX, required=False)
     width = _size_field(1024)
     height = _size_field(576)
@@ -64,7 +72,7 @@ class TextToVideoParamsSerializer(_SizeMixin):
     num_inference_steps = serializers.IntegerField(min_value=1, max_value=100, required=False)
     guidance_scale = serializers.FloatField(min_value=1.0, max_value=30.0, default=9.0)
     seed = serializers.IntegerField(min_value=0, max_value=SEED_MAX, required=False)
-    quality = serializers.ChoiceField(choices=["fast", "high"], default="fast")
+    quality = serializers.ChoiceField(choices=TEXT_TO_VIDEO_QUALITIES, default="fast")
     enhance_prompt = serializers.BooleanField(default=True)
     fps = serializers.IntegerField(min_value=1, max_value=30, default=8)
     width = _size_field(576)
@@ -75,6 +83,27 @@ PARAMS_SERIALIZERS = {
     Generation.Kind.IMAGE_TO_VIDEO: ImageToVideoParamsSerializer,
     Generation.Kind.TEXT_TO_VIDEO: TextToVideoParamsSerializer,
 }
+# The engines that make each kind (apps.generation.engines decides among them; another is a 400).
+ENGINES_FOR_KIND = {
+    Generation.Kind.IMAGE_TO_VIDEO: ("auto", "svd", "procedural"),
+    Generation.Kind.TEXT_TO_VIDEO: ("auto", "zeroscope", "procedural"),
+}
+
+
+def params_defaults_for(serializer_class, defaults: dict) -> dict:
+    """The defaults (a persona's, a storyboard's) that apply to one kind: the parameters it
+    takes, and of a choice only a value it offers (quality=fast is text-to-video's, so an
+    image-to-video job keeps its own default)."""
+    fields = serializer_class().fields
+    applied = {}
+    for name, value in (defaults or {}).items():
+        field = fields.get(name)
+        if field is None:
+            continue
+        if isinstance(field, serializers.ChoiceField) and value not in field.choices:
+            continue
+        applied[name] = value
+    return applied
 
 
 @extend_schema_field(OpenApiTypes.OBJECT)
@@ -181,7 +210,8 @@ class WebhookEventsField(serializers.Field):
 
 class StoryboardSceneInputSerializer(StrictSerializer):
     prompt = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-    image = serializers.JSONField(required=False, default=None)  # announced; the file comes apart
+    # true announces the scene's picture, which comes apart as the file scene_image_<index>
+    image = serializers.BooleanField(required=False, allow_null=True, default=None)
     duration = serializers.FloatField(min_value=0.5, max_value=20.0, default=3.0)
     transition = serializers.ChoiceField(choices=TRANSITIONS, required=False)
     engine = serializers.ChoiceField(choices=Generation.Engine.choices, required=False)
@@ -218,7 +248,7 @@ class GenerationCreateInputSerializer(StrictSerializer):
     webhook_events_filter = WebhookEventsField(required=False)
     # storyboard only
     scenes = JSONListField(required=False)
-    story = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    story = serializers.CharField(max_length=5000, required=False)
     scene_duration = serializers.FloatField(min_value=0.5, max_value=20.0, required=False)
     transition = serializers.ChoiceField(choices=TRANSITIONS, required=False)
     transition_duration = serializers.FloatField(min_value=0.0, max_value=2.0, required=False)
@@ -293,8 +323,7 @@ class GenerationCreateInputSerializer(StrictSerializer):
         raw = dict(attrs.get("params") or {})
         if persona is not None:
             # The persona's defaults fill what the request leaves unset.
-            known = params_serializer().fields
-            raw = {**{k: v for k, v in persona.defaults.items() if k in known}, **raw}
+            raw = {**params_defaults_for(params_serializer, persona.defaults), **raw}
         params = params_serializer(data=raw)
         if not params.is_valid():
             raise serializers.ValidationError({"params": params.errors})
@@ -320,7 +349,7 @@ class GenerationCreateInputSerializer(StrictSerializer):
                 {"image": ["A storyboard takes its images per scene, as scene_image_<index>."]}
             )
         attrs.pop("image", None)
-        has_scenes, has_story = "scenes" in attrs, bool((attrs.get("story") or "").strip())
+        has_scenes, has_story = "scenes" in attrs, "story" in attrs
         if has_scenes == has_story:
             raise serializers.ValidationError(
                 {"scenes": ["Give either scenes or a story (not both)."]}
@@ -371,6 +400,97 @@ class GenerationCreateInputSerializer(StrictSerializer):
             raise serializers.ValidationError({"narration_audio": ["The uploaded file is empty."]})
         attrs["params"] = dict(attrs.get("params") or {})
         return attrs
+
+
+class _CreateCommonSerializer(StrictSerializer):
+    """What every kind's create body takes (the schema's per-kind bodies; the server parses
+    them with GenerationCreateInputSerializer)."""
+
+    engine = serializers.ChoiceField(choices=Generation.Engine.choices, default="auto")
+    prompt = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    negative_prompt = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+    persona = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text="One of your personas (another id is a 400): its defaults fill the "
+        "parameters the request leaves unset, its style joins the prompt.",
+    )
+    webhook = WebhookURLField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        help_text='An http(s) URL that receives the job\'s events ("" for none).',
+    )
+    webhook_events_filter = WebhookEventsField(
+        required=False, help_text="Which events go to `webhook` (only with one)."
+    )
+    # webhook_events_filter needs a webhook (apps.core.schema reads this).
+    schema_requires = {"webhook_events_filter": "webhook"}
+
+
+class ImageToVideoCreateSerializer(_CreateCommonSerializer):
+    """An image-to-video job: the image as a file (multipart), or a persona's reference image."""
+
+    kind = serializers.ChoiceField(choices=[Generation.Kind.IMAGE_TO_VIDEO.value])
+    engine = serializers.ChoiceField(
+        choices=ENGINES_FOR_KIND[Generation.Kind.IMAGE_TO_VIDEO], default="auto"
+    )
+    params = ImageToVideoParamsSerializer(required=False)
+    image = serializers.FileField(
+        required=False, help_text="A JPEG, PNG or WebP picture (else the persona's)."
+    )
+    # Either the image or a persona (one with a reference image); a JSON body has no files, so
+    # there the persona is required (apps.core.schema reads this).
+    schema_file_or = ("image", "persona")
+
+
+class TextToVideoCreateSerializer(_CreateCommonSerializer):
+    kind = serializers.ChoiceField(choices=[Generation.Kind.TEXT_TO_VIDEO.value])
+    engine = serializers.ChoiceField(
+        choices=ENGINES_FOR_KIND[Generation.Kind.TEXT_TO_VIDEO], default="auto"
+    )
+    prompt = serializers.CharField(max_length=2000)
+    params = TextToVideoParamsSerializer(required=False)
+
+
+class StoryboardParamsSerializer(StrictSerializer):
+    """A storyboard's parameters: every kind's, each applied to the scenes whose kind takes it
+    (and a choice only where the kind offers the value)."""
+
+    def get_fields(self):
+        return quote_param_fields()
+
+
+class StoryboardSceneSchemaSerializer(StoryboardSceneInputSerializer):
+    """One scene of a storyboard's `scenes` (schema only: StoryboardSceneInputSerializer parses)."""
+
+    image = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        help_text="true announces this scene's picture, sent as the file scene_image_<index> "
+        "(multipart only).",
+    )
+    params = StoryboardParamsSerializer(required=False)
+
+
+class StoryboardCreateSerializer(_CreateCommonSerializer):
+    """A storyboard: `scenes` (each text or an image) or a `story` to split into scenes."""
+
+    kind = serializers.ChoiceField(choices=[Generation.Kind.STORYBOARD.value])
+    params = StoryboardParamsSerializer(required=False)
+    scenes = StoryboardSceneSchemaSerializer(
+        many=True, required=False, allow_empty=False, max_length=MAX_SCENES
+    )
+    story = serializers.CharField(max_length=5000, required=False)
+    scene_duration = serializers.FloatField(min_value=0.5, max_value=20.0, required=False)
+    transition = serializers.ChoiceField(choices=TRANSITIONS, required=False)
+    transition_duration = serializers.FloatField(min_value=0.0, max_value=2.0, required=False)
+    quality = serializers.ChoiceField(choices=QUALITIES, required=False)
+    chain = serializers.BooleanField(required=False)
+    narration_text = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    narration_audio = serializers.FileField(required=False, help_text="WAV, MP3, OGG or M4A.")
+    # Exactly one of scenes and story (apps.core.schema reads this).
+    schema_one_of_required = ("scenes", "story")
 
 
 class StoryboardSceneOutputSerializer(serializers.ModelSerializer):

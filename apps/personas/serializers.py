@@ -7,8 +7,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.core.parsers import no_bidi_controls
+from apps.core.serializers import NUMBER_FIELDS
 from apps.generation.serializers import (
-    PARAMS_SERIALIZERS,
     JSONObjectField,
     StrictSerializer,
     quote_param_fields,
@@ -18,12 +18,10 @@ from .models import Persona
 
 
 def _param_fields() -> dict[str, serializers.Field]:
-    """The generation parameters a persona may preset: those of every kind, with their rules."""
-    fields: dict[str, serializers.Field] = {}
-    for serializer_class in PARAMS_SERIALIZERS.values():
-        for name, field in serializer_class().fields.items():
-            fields.setdefault(name, field)
-    return fields
+    """The generation parameters a persona may preset: those of every kind, with their rules
+    (a choice takes any kind's value: `quality` is standard or turbo for image-to-video, fast
+    or high for text-to-video; each job applies the defaults its kind takes)."""
+    return quote_param_fields()
 
 
 def validate_defaults(value: dict) -> dict:
@@ -35,6 +33,13 @@ def validate_defaults(value: dict) -> dict:
         field = fields.get(key)
         if field is None:
             errors[key] = [f"Unknown parameter; use one of: {', '.join(fields)}."]
+            continue
+        # As StrictSerializer: no JSON boolean for a number, no number for a boolean.
+        if isinstance(field, NUMBER_FIELDS) and isinstance(raw, bool):
+            errors[key] = ["A valid number is required."]
+            continue
+        if isinstance(field, serializers.BooleanField) and type(raw) in (int, float):
+            errors[key] = ["Must be a valid boolean."]
             continue
         try:
             clean[key] = field.run_validation(raw)

@@ -244,6 +244,10 @@ SPECTACULAR_SETTINGS = {
         "GenerationKindEnum": "apps.generation.models.Generation.Kind",
         "GenerationEngineEnum": "apps.generation.models.Generation.Engine",
         "LedgerEntryKindEnum": "apps.billing.models.LedgerEntry.Kind",
+        "ImageToVideoQualityEnum": "apps.generation.serializers.IMAGE_TO_VIDEO_QUALITIES",
+        "TextToVideoQualityEnum": "apps.generation.serializers.TEXT_TO_VIDEO_QUALITIES",
+        "ParamQualityEnum": "apps.generation.serializers.PARAM_QUALITIES",
+        "StoryboardQualityEnum": "apps.generation.serializers.QUALITIES",
     },
 }
 

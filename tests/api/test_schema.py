@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from apps.billing.models import CreditPack
+from apps.generation.models import Generation
 
 
 @pytest.fixture
@@ -41,16 +42,65 @@ def test_generation_output_leaves_the_storyboard_fields_optional(schema):
     assert {"id", "kind", "status"} <= set(output["required"])
 
 
+def _component(components, ref):
+    return components[ref["$ref"].rsplit("/", 1)[1]]
+
+
 def test_strict_bodies_refuse_unknown_keys_and_json_has_no_files(schema):
     components = schema["components"]["schemas"]
     body = schema["paths"]["/api/v1/generations/"]["post"]["requestBody"]["content"]
-    json_body = components[body["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]]
-    multipart = components[body["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[1]]
-    assert json_body["additionalProperties"] is False
-    assert not {"image", "narration_audio"} & set(json_body["properties"])
+    json_union = _component(components, body["application/json"]["schema"])
+    multipart = _component(components, body["multipart/form-data"]["schema"])
+    assert json_union["discriminator"]["propertyName"] == "kind"
+    json_bodies = {
+        kind: _component(components, {"$ref": ref})
+        for kind, ref in json_union["discriminator"]["mapping"].items()
+    }
+    assert set(json_bodies) == {"image_to_video", "text_to_video", "storyboard"}
+    for kind, json_body in json_bodies.items():
+        assert json_body["additionalProperties"] is False, kind
+        assert not {"image", "narration_audio"} & set(json_body["properties"]), kind
+    assert multipart["additionalProperties"] is False
     assert multipart["properties"]["image"]["format"] == "binary"
+    assert multipart["properties"]["narration_audio"]["format"] == "binary"
+    # No combinator beside files (fuzzers cannot judge one over a body with files in it).
+    for name, component in components.items():
+        if any(v.get("format") == "binary" for v in component.get("properties", {}).values()):
+            assert not {"allOf", "anyOf", "oneOf", "not"} & set(component), name
     assert body["multipart/form-data"]["encoding"]["params"] == {"contentType": "application/json"}
     assert "application/x-www-form-urlencoded" not in body
+
+
+def test_each_kind_has_its_own_body(schema):
+    """The parameters, engines and required fields of each kind; without files (JSON) an
+    image-to-video job needs a persona for its picture."""
+    components = schema["components"]["schemas"]
+    body = schema["paths"]["/api/v1/generations/"]["post"]["requestBody"]["content"]
+    mapping = _component(components, body["application/json"]["schema"])["discriminator"]
+    json_bodies = {k: _component(components, {"$ref": r}) for k, r in mapping["mapping"].items()}
+    image, text, board = (
+        json_bodies["image_to_video"],
+        json_bodies["text_to_video"],
+        json_bodies["storyboard"],
+    )
+    params = _component(components, image["properties"]["params"])
+    assert params["additionalProperties"] is False
+    assert "motion_strength" in params["properties"]
+    assert "guidance_scale" not in params["properties"]
+    assert "guidance_scale" in _component(components, text["properties"]["params"])["properties"]
+    assert "scenes" not in image["properties"] and "scenes" in board["properties"]
+    assert set(image["required"]) == {"kind", "persona"}
+    assert set(text["required"]) == {"kind", "prompt"}
+    assert text["properties"]["prompt"]["minLength"] == 1
+    engines = _component(components, text["properties"]["engine"]["allOf"][0])["enum"]
+    assert set(engines) == {"auto", "zeroscope", "procedural"}
+    one_of = next(c["anyOf"] for c in board["allOf"] if "scenes" in str(c))
+    assert {"required": ["scenes"], "not": {"anyOf": [{"required": ["story"]}]}} in one_of
+    assert board["properties"]["scenes"]["minItems"] == 1
+    assert board["properties"]["scenes"]["maxItems"] == 10
+    scene = _component(components, board["properties"]["scenes"]["items"])
+    assert scene["additionalProperties"] is False
+    assert scene["properties"]["image"]["type"] == "boolean"
 
 
 def test_the_quote_declares_its_parameters_and_refuses_unknown_ones(schema, api):
@@ -136,3 +186,62 @@ def test_sizes_are_multiples_of_8_wherever_they_are_taken(schema):
     quote = schema["paths"]["/api/v1/generations/quote/"]["get"]["parameters"]
     width = next(p for p in quote if p["name"] == "width")
     assert width["schema"]["multipleOf"] == 8
+
+
+def test_the_schema_renders_as_yaml_too(api):
+    response = api.get("/api/schema/")
+    assert response.status_code == 200
+    assert b"GenerationCreateRequest" in response.content
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"chain": 1}, "chain"),  # a number is not a boolean
+        ({"scenes": [{"prompt": "rain", "image": "photo.png"}]}, "scenes[0]"),
+        ({"story": "   "}, "story"),  # given, a story is not blank
+    ],
+)
+def test_a_storyboard_body_the_schema_refuses_the_server_refuses(api, user, body, field):
+    base = {"kind": "storyboard", "engine": "procedural"}
+    if "story" not in body and "scenes" not in body:
+        base["scenes"] = [{"prompt": "rain on a tin roof"}]
+    response = api.post("/api/v1/generations/", {**base, **body}, format="json")
+    assert response.status_code == 400, response.json()
+    assert field in response.json(), response.json()
+    assert not Generation.objects.filter(user=user).exists()
+
+
+def test_a_persona_default_applies_to_the_kinds_that_take_it(api, user):
+    """`quality` is standard/turbo for image-to-video and fast/high for text-to-video: a
+    persona may preset either, and each job takes the one its kind offers."""
+    response = api.post(
+        "/api/v1/personas/", {"name": "Swift", "defaults": {"quality": "high"}}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    persona = response.json()["id"]
+    assert (
+        api.get(
+            "/api/v1/generations/quote/", {"kind": "text_to_video", "persona": persona}
+        ).status_code
+        == 200
+    )
+    response = api.get("/api/v1/generations/quote/", {"kind": "image_to_video", "persona": persona})
+    assert response.status_code == 200, response.json()
+    response = api.get(
+        "/api/v1/generations/quote/", {"kind": "storyboard", "persona": persona, "scene_count": 2}
+    )
+    assert response.status_code == 200, response.json()
+
+
+@pytest.mark.parametrize(
+    "defaults, field",
+    [
+        ({"max_guidance_scale": False}, "max_guidance_scale"),
+        ({"enhance_prompt": 1}, "enhance_prompt"),
+    ],
+)
+def test_a_persona_default_of_the_wrong_json_type_is_refused(api, defaults, field):
+    response = api.post("/api/v1/personas/", {"name": "Typed", "defaults": defaults}, format="json")
+    assert response.status_code == 400, response.json()
+    assert field in response.json()["defaults"]

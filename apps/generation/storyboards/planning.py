@@ -12,7 +12,7 @@ from apps.core.exceptions import ApplicationError
 from ..engines import engine_choose
 from ..exceptions import InvalidGenerationInput
 from ..models import Generation
-from ..serializers import PARAMS_SERIALIZERS
+from ..serializers import PARAMS_SERIALIZERS, params_defaults_for
 from ..services import SVD_MAX_FRAMES, params_finalize, prompt_compose
 
 MAX_SCENES = 10
@@ -96,8 +96,8 @@ def storyboard_plan(
         known = serializer_class().fields
         raw = {}
         if persona is not None:
-            raw.update({k: v for k, v in persona.defaults.items() if k in known})
-        raw.update({k: v for k, v in defaults.items() if k in known})
+            raw.update(params_defaults_for(serializer_class, persona.defaults))
+        raw.update(params_defaults_for(serializer_class, defaults))
         raw.update(scene.get("params") or {})
         frames_given = "num_frames" in raw
         if not frames_given:
