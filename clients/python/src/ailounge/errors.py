@@ -56,7 +56,8 @@ class RateLimited(AILoungeError):
 
 
 class ServiceUnavailable(AILoungeError):
-    """503: e.g. `queue_unavailable` (the job could not be queued; nothing was charged)."""
+    """503: `queue_unavailable` (the job could not be queued; nothing was charged) or
+    `database_busy` (every database connection of the web process was in use; retry)."""
 
 
 class ConnectionFailed(AILoungeError):
