@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from PIL import Image
 
 from apps.core.exceptions import ApplicationError
+from apps.core.image_screen import image_screen
 from apps.core.screening import prompt_screen
 from apps.core.uploads import image_ingest
 
@@ -34,6 +35,14 @@ class PersonaNameTaken(ApplicationError):
 
 
 _UNSET = object()
+
+
+def _reference_ingest(upload):
+    """Decode a reference image and pass it through the image screen before it is stored."""
+    ingested = image_ingest(upload, field="reference_image")
+    image_screen(data=ingested.content.read(), field="reference_image")
+    ingested.content.seek(0)
+    return ingested
 
 
 def _screen(*, name: str, description: str, style: str) -> None:
@@ -65,7 +74,7 @@ def persona_create(
     _screen(name=name, description=description, style=style)
     if _name_taken(user=user, name=name):
         raise _taken_error(name)
-    ingested = image_ingest(reference_image, field="reference_image") if reference_image else None
+    ingested = _reference_ingest(reference_image) if reference_image else None
     persona = Persona(
         user=user, name=name, description=description, style=style, defaults=defaults or {}
     )
@@ -108,7 +117,7 @@ def persona_update(
         raise _taken_error(new_name)
     ingested = None
     if reference_image is not _UNSET and reference_image is not None:
-        ingested = image_ingest(reference_image, field="reference_image")
+        ingested = _reference_ingest(reference_image)
 
     old_image = persona.reference_image.name or None
     persona.name, persona.description, persona.style = new_name, new_description, new_style

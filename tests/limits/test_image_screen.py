@@ -138,3 +138,27 @@ def test_off_the_web_side_never_imports_the_ml_stack():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.django_db
+def test_a_personas_reference_image_is_screened_when_uploaded(api, user, screen_with):
+    from apps.personas.models import Persona
+
+    screen_with("nsfw")
+    untouched = Untouched(user)
+    body = {"name": "Mascot", "reference_image": upload(png_bytes(200, 120))}
+    refused = assert_error(
+        api.post("/api/v1/personas/", body, format="multipart"), 400, "image_refused"
+    )
+    assert refused["detail"].startswith("reference_image:")
+    assert not Persona.objects.filter(user=user).exists()
+    persona = Persona.objects.create(user=user, name="Plain")
+    replaced = api.patch(
+        f"/api/v1/personas/{persona.pk}/",
+        {"reference_image": upload(png_bytes(200, 120))},
+        format="multipart",
+    )
+    assert_error(replaced, 400, "image_refused")
+    persona.refresh_from_db()
+    assert not persona.reference_image
+    untouched.check()
