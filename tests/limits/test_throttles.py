@@ -143,3 +143,30 @@ def test_the_limit_is_shared_by_two_web_processes():
         assert int(refused.headers["Retry-After"]) > 0
         assert quote(first).status_code == 429
     assert settings.THROTTLE_RATE_QUOTE != "3/day"  # this process's rate was never changed
+
+
+@pytest.mark.django_db
+def test_the_create_page_counts_in_the_apis_create_throttle(
+    api, client, user, settings, clock, no_enqueue
+):
+    """The web form and the API share one count per user: neither gets past the limit through
+    the other, and the page says why, with Retry-After, and charges nothing."""
+    from apps.generation.models import Generation
+
+    settings.THROTTLE_RATE_CREATE = "2/min"
+    client.force_login(user)
+    form = {"kind": "text_to_video", "prompt": "a lighthouse", "num_frames": "8"}
+    assert api.post(URL, BODY, format="json").status_code == 201
+    page = client.post("/create/", {**form, "idempotency_key": "form-1"})
+    assert page.status_code == 302
+    untouched = Untouched(user)
+    refused = client.post("/create/", {**form, "idempotency_key": "form-2"})
+    assert refused.status_code == 429
+    assert refused["Retry-After"] == "40"
+    assert "faster than this site allows (2/min)" in refused.content.decode()
+    storyboard = client.post("/create/", {"kind": "storyboard", "idempotency_key": "form-3"})
+    assert storyboard.status_code == 429
+    assert "Try again in 40 s" in storyboard.content.decode()
+    untouched.check()
+    assert_error(api.post(URL, BODY, format="json"), 429, "throttled")
+    assert Generation.objects.filter(user=user).count() == 2

@@ -3,10 +3,12 @@ input serializer and services, so a page and a REST client get the same rules an
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.base import ContentFile
@@ -17,6 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from apps.billing.selectors import credits_balance
 from apps.core.exceptions import ApplicationError, first_message
+from apps.core.throttling import CreateThrottle
 from apps.generation.engines import engine_choose
 from apps.generation.exceptions import IdempotencyKeyReused
 from apps.generation.models import Generation
@@ -188,6 +191,18 @@ def _storyboard_context(*, personas=(), persona: str = "") -> dict:
     }
 
 
+def _create_throttled(request) -> int | None:
+    """Seconds to wait when this user is over THROTTLE_RATE_CREATE, else None.
+
+    The page counts in the API's own `create` throttle (same Redis counter, same user), so a
+    person cannot go past the limit by switching between the page and the API.
+    """
+    throttle = CreateThrottle()
+    if throttle.allow_request(request, None):
+        return None
+    return math.ceil(throttle.wait() or 1)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def create(request):
@@ -217,7 +232,20 @@ def create(request):
     status = 200
     storyboard_error = ""
 
-    if request.method == "POST" and active == STORYBOARD:
+    retry_after = _create_throttled(request) if request.method == "POST" else None
+    if retry_after is not None:
+        throttled = (
+            f"You are starting videos faster than this site allows "
+            f"({settings.THROTTLE_RATE_CREATE}). Try again in {retry_after} s; nothing was charged."
+        )
+        status = 429
+        if active == STORYBOARD:
+            storyboard_error = throttled
+        else:
+            form = forms[active] = FORMS[active](request.POST, request.FILES, personas=personas)
+            form.is_valid()
+            form.add_error(None, throttled)
+    elif request.method == "POST" and active == STORYBOARD:
         generation, storyboard_error, status = _storyboard_submit(request)
         if generation is not None:
             return redirect("web:job", pk=generation.pk)
@@ -296,4 +324,7 @@ def create(request):
         # A fresh key per rendered form: a double submit of one form creates one video.
         "idempotency_key": uuid.uuid4().hex,
     }
-    return render(request, "web/create.html", context, status=status)
+    response = render(request, "web/create.html", context, status=status)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
