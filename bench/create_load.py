@@ -42,6 +42,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
@@ -57,6 +58,7 @@ JOB = {
     "params": {"num_frames": 8, "width": 256, "height": 256, "fps": 8, "enhance_prompt": False},
 }
 CREDITS = 10_000_000  # per user: no run runs out
+REDIS_URL = ["redis://127.0.0.1:6379/10"]  # the run's --redis-url (whose connections are counted)
 
 
 def main() -> int:
@@ -78,6 +80,7 @@ def main() -> int:
     from config.webserver import default_processes
 
     web_processes = args.web_processes or default_processes()
+    REDIS_URL[0] = args.redis_url
 
     admin_url = args.database_url.replace("postgres://", "postgresql://", 1)
     db_name = f"ailounge_bench_{os.getpid()}"
@@ -175,6 +178,9 @@ def main() -> int:
         "create_web_cpu_ms": create["web_cpu_ms"],
         "ping_client_cpu_ms": ping["client_cpu_ms"],
         "create_client_cpu_ms": create["client_cpu_ms"],
+        "web_redis_connections_after_ping": ping["redis_connections"],
+        "web_redis_connections_after_create": create["redis_connections"],
+        "load_average_1min_at_end": os.getloadavg()[0],
         "ping_statuses": dict(ping["statuses"]),
         "create_statuses": dict(create["statuses"]),
         "generations_in_db": check["generations"],
@@ -265,6 +271,7 @@ async def _phase(clients, seconds: float, call, daphnes, *, ok: int) -> dict:
     await asyncio.gather(*(client_loop(c) for c in clients))
     elapsed = time.perf_counter() - started
     web_cpu, own_cpu = _cpu_seconds(daphnes) - web_cpu, time.process_time() - own_cpu
+    redis_connections = _redis_connections(daphnes)
     latencies.sort()
     answered = max(1, len(latencies))
     return {
@@ -276,9 +283,24 @@ async def _phase(clients, seconds: float, call, daphnes, *, ok: int) -> dict:
         "p50_ms": _quantile(latencies, 0.50) * 1000,
         "p99_ms": _quantile(latencies, 0.99) * 1000,
         "statuses": statuses,
+        # Open TCP connections from the web processes to Redis at the end of the phase: a
+        # number that grows with the requests served is a leak.
+        "redis_connections": redis_connections,
         "created": statuses[201],
         "errors": errors,
     }
+
+
+def _redis_connections(procs) -> int:
+    port = urlsplit(REDIS_URL[0]).port or 6379
+    total = 0
+    for proc in procs:
+        try:
+            connections = proc.net_connections(kind="tcp")
+        except psutil.Error:
+            continue
+        total += sum(1 for c in connections if c.raddr and c.raddr.port == port)
+    return total
 
 
 def _cpu_seconds(procs) -> float:

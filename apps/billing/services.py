@@ -38,8 +38,23 @@ Kind = LedgerEntry.Kind
 
 
 def _account_for_update(*, user) -> CreditAccount:
-    CreditAccount.objects.get_or_create(user=user)
-    return CreditAccount.objects.select_for_update().get(user=user)
+    """The user's account, locked until the transaction ends: one query when it exists."""
+    try:
+        return CreditAccount.objects.select_for_update().get(user=user)
+    except CreditAccount.DoesNotExist:
+        CreditAccount.objects.get_or_create(user=user)
+        return CreditAccount.objects.select_for_update().get(user=user)
+
+
+def credits_account_lock(*, user) -> CreditAccount:
+    """Lock the user's credit account for the rest of the current transaction and return it.
+
+    The lock that orders everything one user spends: a caller that must count something before
+    a spend (apps.generation's cap on active jobs) takes it first, counts, and passes the
+    account on to `credits_spend(account=...)`, which then need not read it again. Only inside
+    `transaction.atomic()`.
+    """
+    return _account_for_update(user=user)
 
 
 def ledger_apply(
@@ -50,56 +65,76 @@ def ledger_apply(
     reference: str,
     note: str = "",
     created_by=None,
+    account: CreditAccount | None = None,
 ) -> LedgerEntry | None:
     """Apply one signed movement exactly once. Returns the entry, or None when it already exists.
 
     Negative amounts need the balance to cover them (InsufficientCredits otherwise) — except
-    clawbacks, which take what there is and record the rest as debt.
+    clawbacks, which take what there is and record the rest as debt. `account`: the user's
+    account as `credits_account_lock` returned it in this same transaction (its row is locked
+    and the object current); without it the account is read and locked here.
+
+    "Exactly once" is the database's UNIQUE(kind, reference): a second entry fails to insert
+    and everything this call did is rolled back to its savepoint. Only a refused spend asks
+    whether it was already applied, so that replaying an applied spend stays a no-op.
     """
     if amount == 0 and kind != Kind.ADJUSTMENT:
         return None
-    with transaction.atomic():
-        account = _account_for_update(user=user)
-        if LedgerEntry.objects.filter(kind=kind, reference=reference).exists():
-            return None
-        if kind == Kind.CLAWBACK:
-            take = min(account.balance, -amount)
-            account.debt += -amount - take
-            amount = -take
-        elif amount < 0:
-            if account.debt > 0 and kind == Kind.SPEND:
-                raise CreditsBlocked(
-                    f"Your account owes {account.debt} credits from a refunded payment; "
-                    "buy credits to settle it before generating.",
-                )
-            if kind == Kind.SPEND:
-                _daily_limit_check(user=user, amount=-amount)
-            if account.balance + amount < 0:
-                raise InsufficientCredits(required=-amount, balance=account.balance)
-        elif amount > 0 and account.debt > 0 and kind in (Kind.PURCHASE, Kind.ADJUSTMENT):
-            # New money settles the debt first.
-            settle = min(account.debt, amount)
-            account.debt -= settle
-            amount -= settle
-            note = f"{note} ({settle} credits settled a debt)".strip()
-        account.balance += amount
-        try:
-            with transaction.atomic():
+    if account is not None and account.user_id != user.pk:
+        raise ValueError("ledger_apply: the account given is not this user's")
+    duplicate = False
+    try:
+        with transaction.atomic():
+            if account is None:
+                account = _account_for_update(user=user)
+            balance, debt = account.balance, account.debt
+            if kind == Kind.CLAWBACK:
+                take = min(balance, -amount)
+                debt += -amount - take
+                amount = -take
+            elif amount < 0:
+                try:
+                    if debt > 0 and kind == Kind.SPEND:
+                        raise CreditsBlocked(
+                            f"Your account owes {debt} credits from a refunded payment; "
+                            "buy credits to settle it before generating.",
+                        )
+                    if kind == Kind.SPEND:
+                        _daily_limit_check(user=user, amount=-amount)
+                    if balance + amount < 0:
+                        raise InsufficientCredits(required=-amount, balance=balance)
+                except (CreditsBlocked, DailySpendLimitReached, InsufficientCredits):
+                    if LedgerEntry.objects.filter(kind=kind, reference=reference).exists():
+                        return None  # applied before: a replay is not refused
+                    raise
+            elif amount > 0 and debt > 0 and kind in (Kind.PURCHASE, Kind.ADJUSTMENT):
+                # New money settles the debt first.
+                settle = min(debt, amount)
+                debt -= settle
+                amount -= settle
+                note = f"{note} ({settle} credits settled a debt)".strip()
+            balance += amount
+            try:
                 entry = LedgerEntry.objects.create(
                     account=account,
                     kind=kind,
                     amount=amount,
-                    balance_after=account.balance,
+                    balance_after=balance,
                     reference=reference,
                     note=note[:500],
                     created_by=created_by,
                 )
-        except IntegrityError:
-            # A concurrent writer recorded the same (kind, reference) first.
+            except IntegrityError:
+                duplicate = True  # (kind, reference) recorded before, or by a concurrent writer
+                raise
+            CreditAccount.objects.filter(pk=account.pk).update(
+                balance=balance, debt=debt, updated_at=entry.created_at
+            )
+    except IntegrityError:
+        if duplicate:
             return None
-        CreditAccount.objects.filter(pk=account.pk).update(
-            balance=account.balance, debt=account.debt, updated_at=entry.created_at
-        )
+        raise
+    account.balance, account.debt, account.updated_at = balance, debt, entry.created_at
     return entry
 
 
@@ -142,8 +177,18 @@ def credits_grant_signup(*, user, amount: int) -> LedgerEntry | None:
     )
 
 
-def credits_spend(*, user, amount: int, reference: str, note: str = "") -> LedgerEntry | None:
-    return ledger_apply(user=user, kind=Kind.SPEND, amount=-amount, reference=reference, note=note)
+def credits_spend(
+    *, user, amount: int, reference: str, note: str = "", account: CreditAccount | None = None
+) -> LedgerEntry | None:
+    """Spend `amount` credits once under `reference`; `account`: see ledger_apply."""
+    return ledger_apply(
+        user=user,
+        kind=Kind.SPEND,
+        amount=-amount,
+        reference=reference,
+        note=note,
+        account=account,
+    )
 
 
 def credits_refund_spend(*, spend_reference: str, note: str) -> LedgerEntry | None:

@@ -1,8 +1,13 @@
 """DRF throttles that count in Redis, so a limit holds across every web process of an install.
 
 Each throttle counts requests in fixed windows (a rate of "30/min" allows 30 requests per
-calendar minute per user, or per client address for anonymous requests) with one atomic Redis
-INCR per request, in the `throttle` cache alias (settings.CACHES: Redis, REDIS_URL). Keys are
+calendar minute per user, or per client address for anonymous requests): one round trip per
+request, a MULTI/EXEC of `SET key 0 EX <window + 1> NX` and `INCR key`, on the Redis server the
+`throttle` cache alias names (settings.CACHES["throttle"]: its LOCATION and socket timeouts).
+The count goes through this process's one client for that server (apps.core.redis), not
+through Django's cache object: Django keeps a cache object, with a connection pool of its own,
+per thread, and the web tier runs each request in a new thread, so the cache left about one
+open Redis connection per three requests. Keys are
 `<install prefix>:throttle:<scope>:<who>:<window>` (apps.core.redis.install_key_prefix), so two
 installs, or two test runs, sharing one Redis server never count each other's requests, and they
 expire with their window. A refused request is a 429 `throttled` whose Retry-After header is the
@@ -20,10 +25,9 @@ import logging
 import time
 
 from django.conf import settings
-from django.core.cache import caches
 from rest_framework.throttling import SimpleRateThrottle
 
-from .redis import install_key_prefix, redis_client
+from .redis import install_key_prefix, redis_client_for
 
 logger = logging.getLogger(__name__)
 CACHE_ALIAS = "throttle"
@@ -33,6 +37,18 @@ _last_warning = 0.0
 def throttle_cache_key(key: str, key_prefix: str, version: int) -> str:
     """The `throttle` cache's KEY_FUNCTION: every key under this install's prefix."""
     return f"{install_key_prefix('throttle')}{key}"
+
+
+def throttle_redis():
+    """This process's Redis client for the server settings.CACHES["throttle"] names."""
+    config = settings.CACHES[CACHE_ALIAS]
+    options = config.get("OPTIONS", {})
+    location = config["LOCATION"]
+    return redis_client_for(
+        location[0] if isinstance(location, list | tuple) else location,
+        socket_timeout=options.get("socket_timeout", 1.0),
+        socket_connect_timeout=options.get("socket_connect_timeout", 1.0),
+    )
 
 
 class RedisRateThrottle(SimpleRateThrottle):
@@ -67,13 +83,14 @@ class RedisRateThrottle(SimpleRateThrottle):
             return True
         now = time.time()
         window = int(now // self.duration)
-        key = f"{self.get_cache_key(request, view)}:{self.duration}:{window}"
-        cache = caches[CACHE_ALIAS]
+        key = throttle_cache_key(
+            f"{self.get_cache_key(request, view)}:{self.duration}:{window}", "", 1
+        )
         try:
-            cache.add(key, 0, timeout=self.duration + 1)  # (atomic: SET NX)
-            count = cache.incr(key)
-        except ValueError:  # the key expired between the two calls: a new window began
-            return True
+            pipe = throttle_redis().pipeline(transaction=True)  # (MULTI/EXEC: one round trip)
+            pipe.set(key, 0, ex=self.duration + 1, nx=True)
+            pipe.incr(key)
+            count = pipe.execute()[1]
         except Exception as exc:  # Redis unreachable: let the request through
             _warn_unavailable(exc)
             return True
@@ -96,7 +113,7 @@ def _warn_unavailable(exc: Exception) -> None:
 def throttle_reset() -> int:
     """Forget every count of this install (the tests start each test from zero; an operator can
     lift every throttle at once). Returns the number of keys removed."""
-    client = redis_client()
+    client = throttle_redis()
     keys = list(client.scan_iter(match=f"{install_key_prefix('throttle')}*", count=1000))
     return client.delete(*keys) if keys else 0
 

@@ -201,16 +201,26 @@ def send_event(*, generation: Generation, event: dict) -> None:
     send_events([(generation, event)])
 
 
-def generation_broadcast(*, generation_id, finished: bool = False) -> None:
+def generation_broadcast(*, generation_id, finished: bool = False, generation=None) -> None:
     """Send the job's current state; when it left the queue or finished, refresh the queue.
 
     A job that starts, finishes or is canceled moves the queue: every job still waiting in the
     same queue gets a fresh `progress` event with its new position and ETA.
+
+    `generation`: the row as it is now, when the caller holds it (a job just created), so it is
+    not read again. The queue position and ETA of its `progress` event are left on it as
+    `live_standing` (position, ETA), so the API's response to that create reports the same
+    figures without computing them a second time (GenerationOutputSerializer).
     """
-    generation = Generation.objects.filter(pk=generation_id).first()
+    if generation is None:
+        generation = Generation.objects.filter(pk=generation_id).first()
     if generation is None:
         return
-    event = finished_event(generation) if finished else progress_event(generation)
+    if finished:
+        event = finished_event(generation)
+    else:
+        event = progress_event(generation)
+        generation.live_standing = (event["queue_position"], event["eta_seconds"])
     items = [(generation, event)]
     if generation.status != Generation.Status.QUEUED:
         items += queue_events(queue=generation.queue)

@@ -21,15 +21,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from apps.billing.models import CreditAccount
 from apps.billing.pricing import price_generation
-from apps.billing.services import credits_spend
+from apps.billing.services import credits_account_lock, credits_spend
 from apps.core.exceptions import ApplicationError
 from apps.core.image_screen import image_screen
 from apps.core.screening import prompt_screen
@@ -132,22 +132,19 @@ class TooManyActiveGenerations(ApplicationError):
     default_code = "too_many_active"
 
 
-def generation_admit(*, user) -> None:
+def generation_admit(*, user) -> CreditAccount:
     """Refuse a new job (429 `too_many_active`) while the user has their limit of jobs queued or
     running: their own `max_active_generations` (set by staff), else
     MAX_ACTIVE_GENERATIONS_PER_USER. A storyboard is one job, however many scenes it has.
 
     Call it inside the charging transaction, before the job's row is written: it locks the
-    user's row until that transaction ends, so concurrent creates of one user are counted one
-    after the other and cannot both take the last place.
+    user's credit account (apps.billing.services.credits_account_lock) until that transaction
+    ends, so concurrent creates of one user are counted one after the other and cannot both
+    take the last place; the charge then waits on the same lock. Returns the locked account,
+    for `credits_spend(account=...)`.
     """
-    locked = (
-        get_user_model()
-        .objects.select_for_update()
-        .only("pk", "max_active_generations")
-        .get(pk=user.pk)
-    )
-    limit = locked.max_active_generations
+    account = credits_account_lock(user=user)
+    limit = user.max_active_generations
     if limit is None:
         limit = settings.MAX_ACTIVE_GENERATIONS_PER_USER
     active = Generation.objects.filter(
@@ -159,6 +156,7 @@ def generation_admit(*, user) -> None:
             f"({limit}); nothing was charged. Create this one when one of them has finished.",
             extra={"active": active, "limit": limit},
         )
+    return account
 
 
 @dataclass(frozen=True)
@@ -255,12 +253,13 @@ def generation_create(
     stored_name = None
     try:
         with transaction.atomic():
-            generation_admit(user=user)
+            account = generation_admit(user=user)
             credits_spend(
                 user=user,
                 amount=cost,
                 reference=generation.spend_reference,
                 note=f"{kind.replace('_', ' ')} ({resolved})",
+                account=account,
             )
             if ingested is not None:
                 generation.input_image.save("input.png", ingested.content, save=False)
@@ -297,11 +296,16 @@ def _idempotent_replay(*, user, key: str, fingerprint: str) -> Generation | None
 
 
 def generation_enqueue(*, generation: Generation) -> None:
-    """Send the job's task under the id its row names; raises when the broker cannot take it."""
+    """Send the job's task under the id its row names; raises when the broker cannot take it.
+
+    `generation` must be the row as it is now (just created, or just queued again): its live
+    event is built from it without reading it again, and the queue position and ETA computed
+    for the event stay on it for the response (events.generation_broadcast).
+    """
     task_send(
         GENERATION_RUN, str(generation.pk), queue=generation.queue, task_id=generation.task_id
     )
-    generation_broadcast(generation_id=generation.pk)
+    generation_broadcast(generation_id=generation.pk, generation=generation)
 
 
 def _enqueue_created(generation: Generation) -> None:
