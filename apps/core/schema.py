@@ -150,7 +150,8 @@ def _blank_once(schema: dict) -> dict:
 def _cross_field_constraints(serializer) -> list[dict]:
     """What a serializer checks across its fields, from three class attributes:
     `schema_requires` ({field: other}: `field` only beside a non-empty `other`),
-    `schema_one_of_required` (exactly one of these fields), and `schema_file_or`
+    `schema_one_of_required` (exactly one of these fields), `schema_constraints` (schemas as
+    they are), and `schema_file_or`
     ((file, other): the file or the other field; a JSON body has no files, so there `other` is
     required, see split_json_and_multipart)."""
     constraints = []
@@ -178,6 +179,7 @@ def _cross_field_constraints(serializer) -> list[dict]:
                 ]
             }
         )
+    constraints.extend(copy.deepcopy(getattr(serializer, "schema_constraints", [])))
     file_or = getattr(serializer, "schema_file_or", None)
     if file_or:
         upload, other = file_or
@@ -299,6 +301,8 @@ def split_json_and_multipart(result, generator, request, public):
             if not json_body or "$ref" not in json_body.get("schema", {}):
                 continue
             name = json_body["schema"]["$ref"].rsplit("/", 1)[1]
+            if "oneOf" in components.get(name, {}):  # a body per kind: each names its kind
+                operation["requestBody"]["required"] = True
             json_name = _json_variant(components, name)
             if json_name:
                 json_body["schema"] = {"$ref": f"#/components/schemas/{json_name}"}

@@ -90,17 +90,31 @@ ENGINES_FOR_KIND = {
 }
 
 
+def _offers(field: serializers.Field, value) -> bool:
+    try:
+        return value in field.choices
+    except TypeError:  # unhashable: no choice at all
+        return False
+
+
 def params_defaults_for(serializer_class, defaults: dict) -> dict:
     """The defaults (a persona's, a storyboard's) that apply to one kind: the parameters it
-    takes, and of a choice only a value it offers (quality=fast is text-to-video's, so an
-    image-to-video job keeps its own default)."""
+    takes, and of a choice another kind offers only a value this one offers too (quality=fast
+    is text-to-video's, so an image-to-video job keeps its own default). A value no kind takes
+    stays, for the kind's serializer to refuse."""
     fields = serializer_class().fields
+    every_kind = quote_param_fields()
     applied = {}
     for name, value in (defaults or {}).items():
         field = fields.get(name)
         if field is None:
             continue
-        if isinstance(field, serializers.ChoiceField) and value not in field.choices:
+        another_kinds = (
+            isinstance(field, serializers.ChoiceField)
+            and not _offers(field, value)
+            and _offers(every_kind[name], value)
+        )
+        if another_kinds:
             continue
         applied[name] = value
     return applied
@@ -398,8 +412,17 @@ class GenerationCreateInputSerializer(StrictSerializer):
         attrs.setdefault("narration_audio", None)
         if attrs["narration_audio"] is not None and not attrs["narration_audio"].size:
             raise serializers.ValidationError({"narration_audio": ["The uploaded file is empty."]})
-        attrs["params"] = dict(attrs.get("params") or {})
+        attrs["params"] = _storyboard_params(attrs.get("params"))
         return attrs
+
+
+def _storyboard_params(raw) -> dict:
+    """A storyboard's `params`: each a parameter of some kind, its value one that kind takes
+    (a value no kind takes is a 400 even where no scene is of the kind that names it)."""
+    checked = StoryboardParamsSerializer(data=dict(raw or {}))
+    if not checked.is_valid():
+        raise serializers.ValidationError({"params": checked.errors})
+    return dict(raw or {})
 
 
 class _CreateCommonSerializer(StrictSerializer):
@@ -461,14 +484,20 @@ class StoryboardParamsSerializer(StrictSerializer):
         return quote_param_fields()
 
 
-class StoryboardSceneSchemaSerializer(StoryboardSceneInputSerializer):
-    """One scene of a storyboard's `scenes` (schema only: StoryboardSceneInputSerializer parses)."""
+@extend_schema_field({"type": "boolean", "nullable": True, "enum": [False, None]})
+class _JSONSceneImageField(serializers.BooleanField):
+    """A JSON scene's `image`: it cannot announce a file."""
 
-    image = serializers.BooleanField(
+
+class StoryboardSceneSchemaSerializer(StoryboardSceneInputSerializer):
+    """One scene of a JSON storyboard's `scenes` (schema only: StoryboardSceneInputSerializer
+    parses; a multipart body's `scenes` part takes `image: true` with its file)."""
+
+    image = _JSONSceneImageField(
         required=False,
         allow_null=True,
-        help_text="true announces this scene's picture, sent as the file scene_image_<index> "
-        "(multipart only).",
+        help_text="In a JSON body, false or null: a scene's picture is a file, so a scene "
+        "with one (`true`, the file scene_image_<index>) comes in a multipart body.",
     )
     params = StoryboardParamsSerializer(required=False)
 
@@ -489,8 +518,27 @@ class StoryboardCreateSerializer(_CreateCommonSerializer):
     chain = serializers.BooleanField(required=False)
     narration_text = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     narration_audio = serializers.FileField(required=False, help_text="WAV, MP3, OGG or M4A.")
-    # Exactly one of scenes and story (apps.core.schema reads this).
+    # Exactly one of scenes and story; and unless chained (where a scene may start from the
+    # previous one's last frame), a JSON scene (one without a picture) needs a prompt
+    # (apps.core.schema reads these; the constraints go on the JSON body).
     schema_one_of_required = ("scenes", "story")
+    schema_constraints = [
+        {
+            "anyOf": [
+                {"required": ["chain"], "properties": {"chain": {"enum": [True]}}},
+                {
+                    "properties": {
+                        "scenes": {
+                            "items": {
+                                "required": ["prompt"],
+                                "properties": {"prompt": {"pattern": r"\S"}},
+                            }
+                        }
+                    }
+                },
+            ]
+        }
+    ]
 
 
 class StoryboardSceneOutputSerializer(serializers.ModelSerializer):
@@ -614,8 +662,10 @@ class GenerationOutputSerializer(serializers.ModelSerializer):
         return str(obj.persona_id) if obj.persona_id else None
 
     def _standing(self, obj: Generation) -> tuple[int, float | None] | None:
-        """(position, ETA) from the list's batch (GenerationListSerializer), when it has one."""
-        return self.context.get("queue_standings", {}).get(obj.pk)
+        """(position, ETA) from the list's batch (GenerationListSerializer), or those of the
+        live event just sent for it (events.generation_broadcast), when there is one."""
+        standing = self.context.get("queue_standings", {}).get(obj.pk)
+        return standing if standing is not None else getattr(obj, "live_standing", None)
 
     def get_queue_position(self, obj: Generation) -> int | None:
         standing = self._standing(obj)
@@ -673,7 +723,7 @@ class StoryboardQuoteInputSerializer(StrictSerializer):
         return {
             "scenes": scenes,
             "engine": attrs["engine"],
-            "params": attrs.get("params") or {},
+            "params": _storyboard_params(attrs.get("params")),
             "chain": attrs["chain"],
         }
 

@@ -52,6 +52,7 @@ def test_strict_bodies_refuse_unknown_keys_and_json_has_no_files(schema):
     json_union = _component(components, body["application/json"]["schema"])
     multipart = _component(components, body["multipart/form-data"]["schema"])
     assert json_union["discriminator"]["propertyName"] == "kind"
+    assert schema["paths"]["/api/v1/generations/"]["post"]["requestBody"]["required"] is True
     json_bodies = {
         kind: _component(components, {"$ref": ref})
         for kind, ref in json_union["discriminator"]["mapping"].items()
@@ -100,7 +101,10 @@ def test_each_kind_has_its_own_body(schema):
     assert board["properties"]["scenes"]["maxItems"] == 10
     scene = _component(components, board["properties"]["scenes"]["items"])
     assert scene["additionalProperties"] is False
-    assert scene["properties"]["image"]["type"] == "boolean"
+    image = [_component(components, o) for o in scene["properties"]["image"]["oneOf"]]
+    assert [option["enum"] for option in image] == [[False], [None]]  # JSON carries no file
+    unless_chained = next(c["anyOf"] for c in board["allOf"] if "chain" in str(c))
+    assert unless_chained[1]["properties"]["scenes"]["items"]["required"] == ["prompt"]
 
 
 def test_the_quote_declares_its_parameters_and_refuses_unknown_ones(schema, api):
@@ -245,3 +249,21 @@ def test_a_persona_default_of_the_wrong_json_type_is_refused(api, defaults, fiel
     response = api.post("/api/v1/personas/", {"name": "Typed", "defaults": defaults}, format="json")
     assert response.status_code == 400, response.json()
     assert field in response.json()["defaults"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"quality": {}}, {"quality": []}, {"quality": "ultra"}, {"decode_chunk_size": 0}],
+)
+def test_a_storyboard_param_no_kind_takes_is_a_400(api, user, params):
+    """Even where no scene is of the kind that names it (these scenes are text-to-video)."""
+    body = {
+        "kind": "storyboard",
+        "engine": "procedural",
+        "scenes": [{"prompt": "rain on a tin roof"}],
+        "params": params,
+    }
+    response = api.post("/api/v1/generations/", body, format="json")
+    assert response.status_code == 400, response.content
+    assert next(iter(params)) in response.json()["detail"]
+    assert not Generation.objects.filter(user=user).exists()

@@ -50,7 +50,10 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "404",
 # The test server runs no diffusion engine: asking for svd or zeroscope by name is the
 # documented 503 engine_unavailable. And a multipart body is one object for every kind (a fuzzer
 # cannot judge a per-kind oneOf over a body with files), so a kind's own rules (a text prompt,
-# its parameters, a storyboard's scenes) are a 400 there; the JSON bodies are per kind.
+# its parameters, a storyboard's scenes) are a 400 there. The JSON bodies are per kind; what they
+# cannot say is tied to a scene's position (a chained storyboard's first scene needs a prompt or
+# the persona's picture, the later ones start from the frame before: a scene's kind and so its
+# engines and parameters follow), a 400 too.
 [[operations]]
 include-path = "/api/v1/generations/"
 include-method = "POST"
