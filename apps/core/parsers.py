@@ -162,3 +162,33 @@ class JSONParser(parsers.JSONParser):
 
 def _too_large(limit: int) -> str:
     return f"The request body is larger than {limit // (1024 * 1024)} MB."
+
+
+class MultiPartParser(parsers.MultiPartParser):
+    """DRF's MultiPartParser that refuses a body whose parts it could not read.
+
+    Django skips a part without a Content-Disposition header naming its field, so a body made
+    only of such parts would read as an empty form: an empty PATCH that answers 200, a create
+    that complains about missing fields instead of the body. A body that is longer than the
+    bare closing delimiter but yields no field and no file is a 400 `invalid_multipart`.
+    """
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        result = super().parse(stream, media_type, parser_context)
+        if result.data or result.files:
+            return result
+        request = (parser_context or {}).get("request")
+        declared = _content_length(request) if request is not None else None
+        boundary = _boundary(media_type or "")
+        if declared and declared > len(boundary) + 8:  # more than "--<boundary>--\r\n"
+            raise ParseError(
+                "The multipart body has no part this API can read: each part needs a "
+                'Content-Disposition: form-data; name="..." header.',
+                code="invalid_multipart",
+            )
+        return result
+
+
+def _boundary(media_type: str) -> bytes:
+    match = re.search(r'boundary="?([^";]+)"?', media_type)
+    return match.group(1).encode() if match else b""

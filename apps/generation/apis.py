@@ -6,12 +6,11 @@ from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
-from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.parsers import JSONParser
+from apps.core.parsers import JSONParser, MultiPartParser
 from apps.core.storage import media_exists, media_response
 from apps.core.throttling import CreateThrottle, QuoteThrottle
 

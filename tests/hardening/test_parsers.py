@@ -74,3 +74,32 @@ def test_nul_and_lone_surrogates_are_refused_wherever_they_are(text):
 )
 def test_ordinary_json_reads_as_json_loads_reads_it(text, value):
     assert json_loads(text) == value
+
+
+@pytest.mark.django_db
+def test_a_multipart_body_without_a_readable_part_is_refused_not_read_as_empty(api, user):
+    """A part without Content-Disposition is skipped by Django: a body of only such parts
+    must not pass as an empty PATCH (a 200 that changed nothing) or an empty create."""
+    from apps.personas.models import Persona
+
+    persona = Persona.objects.create(user=user, name="Kept", description="as it was")
+    boundary = "fuzzboundary"
+    headerless = f'--{boundary}\r\n\r\n{{"name": "Changed"}}\r\n--{boundary}--\r\n'
+    for method, url in (
+        ("patch", f"/api/v1/personas/{persona.pk}/"),
+        ("post", "/api/v1/generations/"),
+    ):
+        response = getattr(api, method)(
+            url, headerless, content_type=f"multipart/form-data; boundary={boundary}"
+        )
+        assert response.status_code == 400, response.content
+        assert response.json()["code"] == "invalid_multipart"
+    persona.refresh_from_db()
+    assert persona.name == "Kept"
+    # An empty form (only the closing delimiter) is still an empty form, not an error.
+    empty = api.patch(
+        f"/api/v1/personas/{persona.pk}/",
+        f"--{boundary}--\r\n",
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+    assert empty.status_code == 200, empty.content
