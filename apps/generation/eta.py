@@ -348,6 +348,34 @@ def eta_seconds(generation: Generation) -> float | None:
     return None if result is None else round(result, 1)
 
 
+def queue_standing(generation: Generation) -> tuple[int | None, float | None]:
+    """(1-based queue position, ETA) of one job, from one read of the jobs ahead of it.
+
+    What `generation_queue_position` and `eta_seconds` say, without reading the queue twice:
+    when the ETA is measurable, the jobs ahead that its schedule reads also give the position;
+    otherwise the position is their count. A job no longer queued has no position.
+    """
+    if generation.status != Generation.Status.QUEUED:
+        return None, eta_seconds(generation)
+    profiles = Profiles()
+    ahead = _queued_ahead(generation)
+    if expected_total(generation, profiles) is None:
+        return ahead.count() + 1, None
+    waiting = list(ahead[:MAX_QUEUE_SCAN])
+    if len(waiting) >= MAX_QUEUE_SCAN:
+        return ahead.count() + 1, None
+    result = None
+    for job, finish in schedule(
+        running=_running_in(generation.queue),
+        queued=[*waiting, generation],
+        profiles=profiles,
+        capacity=fleet.queue_slots(generation.queue),
+    ):
+        if job.pk == generation.pk:
+            result = finish
+    return len(waiting) + 1, None if result is None else round(result, 1)
+
+
 def queue_estimates(queue: str) -> list[tuple[Generation, int, float | None]]:
     """(job, 1-based position, ETA) for the first MAX_QUEUE_SCAN queued jobs of `queue`."""
     queued = list(

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 
 from channels.layers import get_channel_layer
 
+from . import eta
 from .models import Generation
 from .selectors import (
     generation_eta_seconds,
@@ -51,7 +52,10 @@ def _media_path(generation: Generation, name: str) -> str | None:
 
 
 def progress_event(generation: Generation, *, queue_position=_UNSET, eta_seconds=_UNSET) -> dict:
-    """The contract's `progress` event; position and ETA are computed unless given."""
+    """The contract's `progress` event; position and ETA are computed unless given (both at
+    once from one read of the queue, eta.queue_standing, when neither is)."""
+    if queue_position is _UNSET and eta_seconds is _UNSET:
+        queue_position, eta_seconds = eta.queue_standing(generation)
     if queue_position is _UNSET:
         queue_position = generation_queue_position(generation=generation)
     if eta_seconds is _UNSET:
@@ -235,6 +239,6 @@ def queue_events(*, queue: str) -> list[tuple[Generation, dict]]:
         logger.warning("Could not estimate queue %s", queue, exc_info=True)
         return []
     return [
-        (job, progress_event(job, queue_position=position, eta_seconds=eta))
-        for job, position, eta in estimates
+        (job, progress_event(job, queue_position=position, eta_seconds=eta_value))
+        for job, position, eta_value in estimates
     ]

@@ -4,7 +4,9 @@ again for its live event, the queue position computed twice) fails here, not in 
 
 The count covers the whole request: the token lookup, the cap on active jobs (the account lock
 and the count), the charge (one savepoint, the ledger entry, the balance), the job's row, the
-commit, and the live event's queue position, which the response reuses.
+commit, and the live event's queue position and ETA, which the response reuses. Two cases: no
+timings measured yet (the ETA is unknown, the position is a count) and timings measured (the
+ETA's schedule reads the jobs ahead, which give the position too, and the running ones).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.billing.models import LedgerEntry
 from apps.billing.selectors import credits_balance
+from apps.generation import eta
 from apps.generation.models import Generation
 
 URL = "/api/v1/generations/"
@@ -25,12 +28,28 @@ BODY = {
     "params": {"num_frames": 8, "width": 128, "height": 72},
 }
 # token, BEGIN, account FOR UPDATE, active count, SAVEPOINT, ledger INSERT, balance UPDATE,
-# RELEASE, job INSERT, COMMIT, queue position
+# RELEASE, job INSERT, COMMIT, then the queue position (no timings yet)
 CREATE_QUERIES = 11
+# ... then, with timings measured, the jobs ahead and the running jobs instead of the count
+CREATE_QUERIES_WITH_ETA = 12
+
+
+@pytest.fixture
+def no_timings():
+    """No ETA timings from earlier tests (a worker's jobs record them), none left behind."""
+
+    def wipe():
+        client = eta._redis()
+        for key in client.scan_iter(f"{eta.key_prefix()}*"):
+            client.delete(key)
+
+    wipe()
+    yield
+    wipe()
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_create_costs_a_fixed_number_of_queries(api, user):
+def test_a_create_costs_a_fixed_number_of_queries(api, user, no_timings):
     assert api.post(URL, BODY, format="json").status_code == 201  # (warm: the first one)
     balance = credits_balance(user=user)
     with CaptureQueriesContext(connection) as queries:
@@ -49,7 +68,24 @@ def test_a_create_costs_a_fixed_number_of_queries(api, user):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_response_reports_the_live_events_position_without_computing_it_again(api, user):
+def test_with_measured_timings_the_position_comes_from_the_etas_read(api, user, no_timings):
+    first = api.post(URL, BODY, format="json").json()
+    shape = eta.job_shape(Generation.objects.get(pk=first["id"]))
+    eta.sample_record(shape=shape, pre=0.5, step=0.25, post=0.5)
+    with CaptureQueriesContext(connection) as queries:
+        response = api.post(URL, BODY, format="json")
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert len(sql) == CREATE_QUERIES_WITH_ETA, "\n".join(sql)
+    assert not [q for q in sql if "COUNT(*)" in q and "created_at" in q]  # no position count
+    body = response.json()
+    # One slot (no fleet registered): the first job's 3 s, then this one's: 0.5 + 8 × 0.25 + 0.5.
+    assert (body["queue_position"], body["eta_seconds"]) == (2, 6.0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_response_reports_the_live_events_position_without_computing_it_again(
+    api, user, no_timings
+):
     first = api.post(URL, BODY, format="json").json()
     with CaptureQueriesContext(connection) as queries:
         second = api.post(URL, BODY, format="json").json()
