@@ -85,6 +85,11 @@ class Generation(models.Model):
     fps = models.FloatField(null=True, blank=True)
     num_frames = models.PositiveIntegerField(null=True, blank=True)
     duration_seconds = models.FloatField(null=True, blank=True)
+    # Set on success (workers.recipe, docs/architecture.md): seconds of engine work (a
+    # storyboard: the sum of its scenes'), and how the clip was made: engine, model, model
+    # revision and its source, device, software versions.
+    generation_time = models.FloatField(null=True, blank=True)
+    recipe = models.JSONField(default=dict, blank=True)
 
     # Outgoing webhook (apps.webhooks): where to POST this job's events, and which ones.
     webhook = models.URLField(max_length=2000, blank=True)
@@ -175,6 +180,8 @@ class StoryboardScene(models.Model):
     params = models.JSONField(default=dict, blank=True)
     progress = models.FloatField(default=0.0)
     video = models.FileField(blank=True, max_length=300)
+    generation_time = models.FloatField(null=True, blank=True)  # as on Generation
+    recipe = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
     retries = models.PositiveIntegerField(default=0)

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from .engines import engine_model
+from .models import Generation, StoryboardScene
 from .services import generation_heartbeat
 
 logger = logging.getLogger(__name__)
@@ -129,3 +130,39 @@ def look_again_if_runner_may_live(task, verdict: str) -> None:
         raise task.retry(
             countdown=2 * settings.GENERATION_HEARTBEAT_INTERVAL, max_retries=TAKEOVER_LOOKS
         )
+
+
+def recipe_record(
+    *, row: Generation | StoryboardScene, generation_time: float, recipe: dict
+) -> bool:
+    """Write a finished run's `generation_time` (seconds of engine work) and `recipe`
+    (workers.recipe) on its job or scene while it still runs, just before its success
+    transition, so that transition's receivers and events carry them. False when the row
+    no longer runs (canceled or reaped meanwhile): nothing is written then."""
+    updated = (
+        type(row)
+        .objects.filter(pk=row.pk, status=Generation.Status.RUNNING)
+        .update(generation_time=round(generation_time, 3), recipe=recipe)
+    )
+    return updated == 1
+
+
+def storyboard_recipe_record(*, generation: Generation) -> bool:
+    """A storyboard's `generation_time` is the sum of its scenes', and its `recipe` the facts
+    every scene shares (each scene keeps its own). Written like recipe_record, before the
+    storyboard's success transition."""
+    scenes = list(generation.scenes.values_list("generation_time", "recipe"))
+    times = [seconds for seconds, _ in scenes if seconds is not None]
+    return recipe_record(
+        row=generation,
+        generation_time=sum(times) if times else 0.0,
+        recipe=common_recipe([recipe for _, recipe in scenes]),
+    )
+
+
+def common_recipe(recipes: list[dict]) -> dict:
+    """The keys whose value is the same in every recipe (none when one is missing)."""
+    if not recipes or any(not recipe for recipe in recipes):
+        return {}
+    first, rest = recipes[0], recipes[1:]
+    return {key: value for key, value in first.items() if all(r.get(key) == value for r in rest)}

@@ -541,8 +541,50 @@ class StoryboardCreateSerializer(_CreateCommonSerializer):
     ]
 
 
+class _RecordedFactsSerializer(serializers.Serializer):
+    """A JSON object recorded by the worker: only the keys it holds (a missing key is not
+    null), so an empty recipe stays `{}`."""
+
+    def to_representation(self, instance):
+        body = super().to_representation(instance)
+        return {name: value for name, value in body.items() if name in instance}
+
+
+class RecipeVersionsSerializer(_RecordedFactsSerializer):
+    """The software that made a clip (workers.recipe.versions); None where not installed."""
+
+    platform = serializers.CharField(read_only=True)
+    torch = serializers.CharField(read_only=True, allow_null=True)
+    diffusers = serializers.CharField(read_only=True, allow_null=True)
+    ffmpeg = serializers.CharField(read_only=True, allow_null=True)
+
+
+class RecipeSerializer(_RecordedFactsSerializer):
+    """How a clip was made (workers.recipe): empty until the job succeeds; a storyboard's holds
+    what all its scenes share (each scene has its own)."""
+
+    engine = serializers.CharField(read_only=True)
+    model = serializers.CharField(read_only=True)
+    model_revision = serializers.CharField(read_only=True, allow_null=True)
+    model_revision_source = serializers.ChoiceField(
+        choices=("hub_commit", "folder_hash", "engine_version", "unknown"), read_only=True
+    )
+    device = serializers.CharField(read_only=True)
+    versions = RecipeVersionsSerializer(read_only=True)
+
+    schema_optional_fields = (
+        "engine",
+        "model",
+        "model_revision",
+        "model_revision_source",
+        "device",
+        "versions",
+    )
+
+
 class StoryboardSceneOutputSerializer(serializers.ModelSerializer):
     video_url = serializers.SerializerMethodField()
+    recipe = RecipeSerializer(read_only=True)
 
     class Meta:
         model = StoryboardScene
@@ -554,6 +596,8 @@ class StoryboardSceneOutputSerializer(serializers.ModelSerializer):
             "transition",
             "engine",
             "video_url",
+            "generation_time",
+            "recipe",
             "error",
         )
         read_only_fields = fields
@@ -592,6 +636,7 @@ class GenerationOutputSerializer(serializers.ModelSerializer):
     story_source = serializers.SerializerMethodField()
     # A URL when the job has a webhook, "" when it has none (so not `format: uri`).
     webhook = serializers.CharField(read_only=True)
+    recipe = RecipeSerializer(read_only=True)
 
     STORYBOARD_ONLY = ("scenes", "subtitles_url", "story_source")
     schema_optional_fields = STORYBOARD_ONLY  # absent for the other kinds
@@ -626,6 +671,8 @@ class GenerationOutputSerializer(serializers.ModelSerializer):
             "fps",
             "num_frames",
             "duration_seconds",
+            "generation_time",
+            "recipe",
             "created_at",
             "started_at",
             "finished_at",

@@ -27,6 +27,7 @@ from .runtime import (
     engine_load,
     look_again_if_runner_may_live,
     procedural_fallback,
+    recipe_record,
     video_request,
 )
 from .services import (
@@ -123,7 +124,10 @@ def generation_run(self, generation_id: str) -> str:
         heartbeat.stop()
         scratch_remove(out_dir)
 
-    won = generation_mark_succeeded(
+    recorded = recipe_record(
+        row=generation, generation_time=result.generation_time, recipe=result.recipe
+    )
+    won = recorded and generation_mark_succeeded(
         generation_id=generation.pk,
         video_name=video_name,
         thumbnail_name=thumbnail_name,

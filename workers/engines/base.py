@@ -64,6 +64,10 @@ class Clip:
 
 
 class Engine(Protocol):
+    """``name`` is what ``Clip.engine`` reports. For the recipe (workers.recipe), an engine with
+    weights has ``model`` (a hub id or a local folder) and ``device``; one without has
+    ``version``, its own version string, raised whenever its frames for a request change."""
+
     name: str
 
     def generate(self, request: VideoRequest, *, progress: ProgressCallback) -> Clip: ...

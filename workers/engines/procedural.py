@@ -116,6 +116,9 @@ class ProceduralEngine:
     """Camera moves over stills (image_to_video) and neon text scenes (text_to_video)."""
 
     name = "procedural"
+    # The recipe's model revision (workers.recipe): raised whenever the same request would give
+    # different frames, so a recipe names the code that drew them.
+    version = "1.0"
 
     def generate(self, request: VideoRequest, *, progress: ProgressCallback) -> Clip:
         _check_request(request)

@@ -25,6 +25,8 @@ from ..runtime import (
     engine_load,
     look_again_if_runner_may_live,
     procedural_fallback,
+    recipe_record,
+    storyboard_recipe_record,
     video_request,
 )
 from ..services import (
@@ -150,7 +152,13 @@ def storyboard_scene_run(self, scene_id: str) -> str:
         heartbeat.stop()
         scratch_remove(out_dir)
 
-    if not storyboard_scene_mark_succeeded(scene_id=scene.pk, video_name=video_name, notes=notes):
+    recorded = recipe_record(
+        row=scene, generation_time=result.generation_time, recipe=result.recipe
+    )
+    if not (
+        recorded
+        and storyboard_scene_mark_succeeded(scene_id=scene.pk, video_name=video_name, notes=notes)
+    ):
         media_delete(video_name)  # canceled meanwhile: not wanted
         return "discarded"
     return "succeeded"
@@ -267,7 +275,7 @@ def storyboard_assemble(self, generation_id: str) -> str:
         heartbeat.stop()
         scratch_remove(out_dir)
 
-    won = generation_mark_succeeded(
+    won = storyboard_recipe_record(generation=generation) and generation_mark_succeeded(
         generation_id=generation.pk,
         video_name=video_name,
         thumbnail_name=thumbnail_name,

@@ -185,6 +185,29 @@ def _recipe(generation: Generation) -> list[tuple[str, str]]:
     return rows + sorted(rest)
 
 
+def _provenance(generation: Generation) -> list[tuple[str, str, str]]:
+    """What made the clip (the recipe the worker recorded) as (field, label, value) rows; none
+    before the job succeeded. A storyboard's recipe holds what all its scenes share."""
+    recipe = generation.recipe or {}
+    rows = []
+    if recipe.get("model"):
+        revision = recipe.get("model_revision")
+        model = f"{recipe['model']}@{revision}" if revision else recipe["model"]
+        rows.append(("model", "Model as run", model))
+    if recipe.get("device"):
+        rows.append(("device", "Device", recipe["device"]))
+    versions = recipe.get("versions") or {}
+    if versions:
+        names = (("platform", "AI Lounge"), ("torch", "torch"), ("diffusers", "diffusers"))
+        parts = [f"{label} {versions[key]}" for key, label in names if versions.get(key)]
+        if versions.get("ffmpeg"):
+            parts.append(f"ffmpeg {versions['ffmpeg'].removeprefix('ffmpeg version ')}")
+        rows.append(("versions", "Versions", " · ".join(parts)))
+    if generation.generation_time is not None:
+        rows.append(("generation_time", "Generation time", f"{generation.generation_time:.2f} s"))
+    return rows
+
+
 def _share_url(generation: Generation) -> str:
     """The content item's page (visibility, title, report), once the job made one."""
     try:
@@ -239,6 +262,7 @@ def job(request, pk):
         "queue_position": generation_queue_position(generation=generation),
         "progress_percent": round(generation.progress * 100),
         "recipe": _recipe(generation),
+        "provenance": _provenance(generation),
         "retry_key": uuid.uuid4().hex,
         "share_url": _share_url(generation),
         "page_title": f"{'Video' if generation.is_finished else 'Making'}: {label[:60]}",
