@@ -561,25 +561,17 @@ class RecipeVersionsSerializer(_RecordedFactsSerializer):
 
 class RecipeSerializer(_RecordedFactsSerializer):
     """How a clip was made (workers.recipe): empty until the job succeeds; a storyboard's holds
-    what all its scenes share (each scene has its own)."""
+    what all its scenes share (each scene has its own). Output only; its fields are optional
+    (not read-only, which the schema would list as required)."""
 
-    engine = serializers.CharField(read_only=True)
-    model = serializers.CharField(read_only=True)
-    model_revision = serializers.CharField(read_only=True, allow_null=True)
+    engine = serializers.CharField(required=False)
+    model = serializers.CharField(required=False)
+    model_revision = serializers.CharField(required=False, allow_null=True)
     model_revision_source = serializers.ChoiceField(
-        choices=("hub_commit", "folder_hash", "engine_version", "unknown"), read_only=True
+        choices=("hub_commit", "folder_hash", "engine_version", "unknown"), required=False
     )
-    device = serializers.CharField(read_only=True)
-    versions = RecipeVersionsSerializer(read_only=True)
-
-    schema_optional_fields = (
-        "engine",
-        "model",
-        "model_revision",
-        "model_revision_source",
-        "device",
-        "versions",
-    )
+    device = serializers.CharField(required=False)
+    versions = RecipeVersionsSerializer(required=False)
 
 
 class StoryboardSceneOutputSerializer(serializers.ModelSerializer):
