@@ -171,3 +171,15 @@ def test_a_storyboard_keeps_what_its_scenes_share():
     assert common_recipe([a, b]) == {"device": "cpu", "versions": {"torch": "1"}}
     assert common_recipe([a, {}]) == {}
     assert common_recipe([]) == {}
+
+
+def test_a_cuda_device_is_named_with_its_index_and_gpu(monkeypatch):
+    # No GPU on the test machines: torch's CUDA queries answer as on an H100 worker would.
+    names = {0: "NVIDIA H100 80GB HBM3", 1: "NVIDIA L4"}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda index: names[index])
+
+    assert recipe.device_label("cuda") == "cuda:0 NVIDIA H100 80GB HBM3"
+    assert recipe.device_label("cuda:1") == "cuda:1 NVIDIA L4"
+    assert recipe.device_label("cpu") == "cpu"
