@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from .engines import engine_model
-from .models import Generation, StoryboardScene
+from .models import Generation
 from .services import generation_heartbeat
 
 logger = logging.getLogger(__name__)
@@ -132,32 +132,12 @@ def look_again_if_runner_may_live(task, verdict: str) -> None:
         )
 
 
-def recipe_record(
-    *, row: Generation | StoryboardScene, generation_time: float, recipe: dict
-) -> bool:
-    """Write a finished run's `generation_time` (seconds of engine work) and `recipe`
-    (workers.recipe) on its job or scene while it still runs, just before its success
-    transition, so that transition's receivers and events carry them. False when the row
-    no longer runs (canceled or reaped meanwhile): nothing is written then."""
-    updated = (
-        type(row)
-        .objects.filter(pk=row.pk, status=Generation.Status.RUNNING)
-        .update(generation_time=round(generation_time, 3), recipe=recipe)
-    )
-    return updated == 1
-
-
-def storyboard_recipe_record(*, generation: Generation) -> bool:
+def storyboard_recipe(*, generation: Generation) -> tuple[float, dict]:
     """A storyboard's `generation_time` is the sum of its scenes', and its `recipe` the facts
-    every scene shares (each scene keeps its own). Written like recipe_record, before the
-    storyboard's success transition."""
+    every scene shares (each scene keeps its own); written by its success transition."""
     scenes = list(generation.scenes.values_list("generation_time", "recipe"))
     times = [seconds for seconds, _ in scenes if seconds is not None]
-    return recipe_record(
-        row=generation,
-        generation_time=sum(times) if times else 0.0,
-        recipe=common_recipe([recipe for _, recipe in scenes]),
-    )
+    return (sum(times) if times else 0.0), common_recipe([recipe for _, recipe in scenes])
 
 
 def common_recipe(recipes: list[dict]) -> dict:

@@ -462,7 +462,11 @@ def generation_mark_succeeded(
     duration_seconds: float,
     engine: str,
     notes: list[str],
+    generation_time: float | None = None,
+    recipe: dict | None = None,
 ) -> bool:
+    """RUNNING → SUCCEEDED with the outputs and the run's `generation_time` (seconds of engine
+    work) and `recipe` (model, revision, device, versions), in one transition."""
     now = timezone.now()
     with transaction.atomic():  # never succeeded without what its receivers write (library)
         won = _transition(
@@ -480,6 +484,8 @@ def generation_mark_succeeded(
             duration_seconds=duration_seconds,
             engine=engine,
             notes=notes,
+            generation_time=None if generation_time is None else round(generation_time, 3),
+            recipe=recipe or {},
             finished_at=now,
             heartbeat_at=now,
         )

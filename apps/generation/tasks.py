@@ -27,7 +27,6 @@ from .runtime import (
     engine_load,
     look_again_if_runner_may_live,
     procedural_fallback,
-    recipe_record,
     video_request,
 )
 from .services import (
@@ -124,10 +123,7 @@ def generation_run(self, generation_id: str) -> str:
         heartbeat.stop()
         scratch_remove(out_dir)
 
-    recorded = recipe_record(
-        row=generation, generation_time=result.generation_time, recipe=result.recipe
-    )
-    won = recorded and generation_mark_succeeded(
+    won = generation_mark_succeeded(
         generation_id=generation.pk,
         video_name=video_name,
         thumbnail_name=thumbnail_name,
@@ -138,6 +134,8 @@ def generation_run(self, generation_id: str) -> str:
         duration_seconds=result.duration_seconds,
         engine=result.engine,
         notes=notes + list(result.notes),
+        generation_time=result.generation_time,
+        recipe=result.recipe,
     )
     if not won:  # canceled or reaped meanwhile: the files are not wanted
         generation_discard_outputs(generation_id=generation.pk)

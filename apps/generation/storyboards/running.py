@@ -190,8 +190,16 @@ def storyboard_scene_heartbeat(*, scene_id, generation_id) -> bool:
     )
 
 
-def storyboard_scene_mark_succeeded(*, scene_id, video_name: str, notes=()) -> bool:
-    """The scene's clip is there; its ``notes`` (e.g. an engine fallback) go on the storyboard."""
+def storyboard_scene_mark_succeeded(
+    *,
+    scene_id,
+    video_name: str,
+    notes=(),
+    generation_time: float | None = None,
+    recipe: dict | None = None,
+) -> bool:
+    """The scene's clip is there, with its run's `generation_time` and `recipe`; its ``notes``
+    (e.g. an engine fallback) go on the storyboard."""
     now = timezone.now()
     with transaction.atomic():
         won = (
@@ -200,6 +208,8 @@ def storyboard_scene_mark_succeeded(*, scene_id, video_name: str, notes=()) -> b
                 video=video_name,
                 progress=1.0,
                 error="",
+                generation_time=None if generation_time is None else round(generation_time, 3),
+                recipe=recipe or {},
                 finished_at=now,
                 updated_at=now,
             )

@@ -25,8 +25,7 @@ from ..runtime import (
     engine_load,
     look_again_if_runner_may_live,
     procedural_fallback,
-    recipe_record,
-    storyboard_recipe_record,
+    storyboard_recipe,
     video_request,
 )
 from ..services import (
@@ -152,12 +151,12 @@ def storyboard_scene_run(self, scene_id: str) -> str:
         heartbeat.stop()
         scratch_remove(out_dir)
 
-    recorded = recipe_record(
-        row=scene, generation_time=result.generation_time, recipe=result.recipe
-    )
-    if not (
-        recorded
-        and storyboard_scene_mark_succeeded(scene_id=scene.pk, video_name=video_name, notes=notes)
+    if not storyboard_scene_mark_succeeded(
+        scene_id=scene.pk,
+        video_name=video_name,
+        notes=notes,
+        generation_time=result.generation_time,
+        recipe=result.recipe,
     ):
         media_delete(video_name)  # canceled meanwhile: not wanted
         return "discarded"
@@ -275,7 +274,8 @@ def storyboard_assemble(self, generation_id: str) -> str:
         heartbeat.stop()
         scratch_remove(out_dir)
 
-    won = storyboard_recipe_record(generation=generation) and generation_mark_succeeded(
+    generation_time, recipe = storyboard_recipe(generation=generation)
+    won = generation_mark_succeeded(
         generation_id=generation.pk,
         video_name=video_name,
         thumbnail_name=thumbnail_name,
@@ -286,6 +286,8 @@ def storyboard_assemble(self, generation_id: str) -> str:
         duration_seconds=result.duration,
         engine=generation.engine,
         notes=[*generation.notes, *notes],
+        generation_time=generation_time,
+        recipe=recipe,
     )
     if not won:
         generation_discard_outputs(generation_id=generation.pk)
