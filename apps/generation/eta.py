@@ -336,6 +336,11 @@ def eta_seconds(generation: Generation) -> float | None:
     ahead = list(_queued_ahead(generation)[:MAX_QUEUE_SCAN])
     if len(ahead) >= MAX_QUEUE_SCAN:
         return None
+    return _scheduled_finish(generation, ahead, profiles)
+
+
+def _scheduled_finish(generation: Generation, ahead: list, profiles: Profiles) -> float | None:
+    """When the queued `generation` ends if the jobs `ahead` of it run first (s, or None)."""
     result = None
     for job, finish in schedule(
         running=_running_in(generation.queue),
@@ -364,16 +369,7 @@ def queue_standing(generation: Generation) -> tuple[int | None, float | None]:
     waiting = list(ahead[:MAX_QUEUE_SCAN])
     if len(waiting) >= MAX_QUEUE_SCAN:
         return ahead.count() + 1, None
-    result = None
-    for job, finish in schedule(
-        running=_running_in(generation.queue),
-        queued=[*waiting, generation],
-        profiles=profiles,
-        capacity=fleet.queue_slots(generation.queue),
-    ):
-        if job.pk == generation.pk:
-            result = finish
-    return len(waiting) + 1, None if result is None else round(result, 1)
+    return len(waiting) + 1, _scheduled_finish(generation, waiting, profiles)
 
 
 def queue_estimates(queue: str) -> list[tuple[Generation, int, float | None]]:

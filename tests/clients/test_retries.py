@@ -10,7 +10,6 @@ the job exists once and is charged once.
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
@@ -22,7 +21,7 @@ from rest_framework.authtoken.models import Token
 
 from apps.billing.models import LedgerEntry
 from apps.generation.models import Generation
-from tests import processes
+from tests import pg, processes
 from tests.clients.conftest import SMALL
 
 pytestmark = [
@@ -32,24 +31,6 @@ pytestmark = [
         connection.vendor != "postgresql", reason="the connection pool is PostgreSQL's"
     ),
 ]
-
-
-def _dsn() -> str:
-    return processes.database_url().replace("postgres://", "postgresql://", 1)
-
-
-def _wait_for_lock_waiter(timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    with psycopg.connect(_dsn(), autocommit=True) as conn:
-        while time.monotonic() < deadline:
-            waiting = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'"
-            ).fetchone()[0]
-            if waiting:
-                return
-            time.sleep(0.05)
-    raise AssertionError("the held request never waited on the lock")
 
 
 def _busy_server():
@@ -66,7 +47,7 @@ def _hold_the_pool(base: str, token: str, lock: psycopg.Connection) -> ThreadPoo
         headers={"Authorization": f"Token {token}"},
         timeout=60,
     )
-    _wait_for_lock_waiter()
+    pg.wait_for_lock_waiter()
     return holder
 
 
@@ -80,7 +61,7 @@ def test_a_create_answered_database_busy_is_sent_again_and_charged_once(user):
         if response.status_code == 503:
             busy_seen.set()
 
-    with _busy_server() as base, psycopg.connect(_dsn()) as lock:
+    with _busy_server() as base, psycopg.connect(pg.dsn()) as lock:
         holder = _hold_the_pool(base, token, lock)
         with Client(base, token, retries=8, backoff=0.1) as client:
             client._http.event_hooks["response"].append(record)
@@ -106,7 +87,7 @@ def test_a_create_answered_database_busy_is_sent_again_and_charged_once(user):
 
 def test_the_client_gives_up_with_the_api_code_when_the_database_stays_busy(user):
     token = Token.objects.create(user=user).key
-    with _busy_server() as base, psycopg.connect(_dsn()) as lock:
+    with _busy_server() as base, psycopg.connect(pg.dsn()) as lock:
         holder = _hold_the_pool(base, token, lock)
         with (
             Client(base, token, retries=1, backoff=0.1) as client,

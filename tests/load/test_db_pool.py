@@ -18,7 +18,7 @@ import requests
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
-from tests import processes
+from tests import pg, processes
 
 pytestmark = [
     pytest.mark.integration,
@@ -27,10 +27,6 @@ pytestmark = [
         connection.vendor != "postgresql", reason="the connection pool is PostgreSQL's"
     ),
 ]
-
-
-def _dsn() -> str:
-    return processes.database_url().replace("postgres://", "postgresql://", 1)
 
 
 def _database_connections(pids: set[int]) -> int:
@@ -53,11 +49,11 @@ def test_an_empty_pool_answers_503_database_busy_and_the_held_request_still_succ
         requests.get(base + ping, headers=headers, timeout=10).raise_for_status()
         # The test locks the token table: the next request borrows the only connection and
         # waits on the lock with it, so every request after it finds the pool empty.
-        with psycopg.connect(_dsn()) as lock:
+        with psycopg.connect(pg.dsn()) as lock:
             lock.execute("LOCK TABLE authtoken_token IN ACCESS EXCLUSIVE MODE")
             first = ThreadPoolExecutor(1)
             held = first.submit(requests.get, base + ping, headers=headers, timeout=60)
-            _wait_for_lock_waiter()
+            pg.wait_for_lock_waiter()
             with ThreadPoolExecutor(6) as pool:
                 others = list(
                     pool.map(
@@ -79,23 +75,6 @@ def test_an_empty_pool_answers_503_database_busy_and_the_held_request_still_succ
         assert response.headers["Retry-After"] == "1"
     assert answered.status_code == 200, answered.text
     assert after.json() == {"ok": True, "user": user.username}
-
-
-def _wait_for_lock_waiter(timeout: float = 30) -> None:
-    """Until a backend of the test database waits on a lock (the held request)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    with psycopg.connect(_dsn(), autocommit=True) as conn:
-        while time.monotonic() < deadline:
-            waiting = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'"
-            ).fetchone()[0]
-            if waiting:
-                return
-            time.sleep(0.05)
-    raise AssertionError("the create never waited on the lock")
 
 
 def test_concurrent_load_on_two_processes_never_opens_more_than_their_pools(user):
