@@ -15,6 +15,7 @@ from apps.core.storage import media_exists, media_response
 from apps.core.throttling import CreateThrottle, QuoteThrottle
 
 from .models import Generation
+from .rerun import generation_rerun
 from .selectors import generation_get, generation_list
 from .serializers import (
     PARAMS_SERIALIZERS,
@@ -25,6 +26,7 @@ from .serializers import (
     GenerationQuoteSerializer,
     ImageToVideoCreateSerializer,
     JSONObjectField,
+    RerunInputSerializer,
     StoryboardCreateSerializer,
     StoryboardQuoteInputSerializer,
     TextToVideoCreateSerializer,
@@ -161,6 +163,36 @@ class GenerationCancelApi(APIView):
         generation = generation_get(user=request.user, generation_id=pk)
         generation = generation_cancel(generation=generation)
         return Response(GenerationOutputSerializer(generation, context={"request": request}).data)
+
+
+class GenerationRerunApi(APIView):
+    """A new generation from a finished one's recipe and inputs, with optional overrides."""
+
+    parser_classes = [JSONParser]
+    # 400 bad overrides or a storyboard (`storyboard_use_retry`), 402 short credits, 409 not
+    # finished / input gone / an Idempotency-Key reused with another body, 503 queue or engine
+    error_statuses = {"post": (400, 402, 409, 503)}
+    throttle_classes = [CreateThrottle]
+
+    @extend_schema(
+        request=RerunInputSerializer,
+        responses={201: GenerationOutputSerializer, 200: GenerationOutputSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+    )
+    def post(self, request, pk):
+        generation = generation_get(user=request.user, generation_id=pk)
+        data = RerunInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = generation_rerun(
+            user=request.user,
+            generation=generation,
+            idempotency_key=request.headers.get("Idempotency-Key", "")[:255],
+            **data.validated_data,
+        )
+        body = GenerationOutputSerializer(result.generation, context={"request": request}).data
+        return Response(
+            body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        )
 
 
 class GenerationSceneRetryApi(APIView):

@@ -823,3 +823,13 @@ class GenerationQuoteSerializer(serializers.Serializer):
     engine = serializers.CharField()
     scenes = serializers.ListField(child=serializers.IntegerField(), required=False)
     assembly = serializers.IntegerField(required=False)
+
+
+class RerunInputSerializer(StrictSerializer):
+    """`POST /generations/{id}/rerun/`: what to change; each field absent keeps the old job's."""
+
+    seed = serializers.IntegerField(min_value=0, max_value=SEED_MAX, required=False)
+    # Merged over the old job's parameters, then checked as create checks the kind's.
+    params = JSONObjectField(required=False, default=dict)
+    prompt = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    engine = serializers.ChoiceField(choices=Generation.Engine.choices, required=False)

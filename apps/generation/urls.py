@@ -17,6 +17,11 @@ urlpatterns = [
         name="generation-retry",
     ),
     path(
+        "generations/<uuid:pk>/rerun/",
+        apis.GenerationRerunApi.as_view(),
+        name="generation-rerun",
+    ),
+    path(
         "generations/<uuid:pk>/scenes/<int:index>/retry/",
         apis.GenerationSceneRetryApi.as_view(),
         name="generation-scene-retry",

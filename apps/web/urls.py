@@ -12,6 +12,7 @@ urlpatterns = [
     path("jobs/<uuid:pk>/", jobs.job, name="job"),
     path("jobs/<uuid:pk>/cancel/", jobs.job_cancel, name="job_cancel"),
     path("jobs/<uuid:pk>/retry/", jobs.job_retry, name="job_retry"),
+    path("jobs/<uuid:pk>/rerun/", jobs.job_rerun, name="job_rerun"),
     path("jobs/<uuid:pk>/extend/", extend.job_extend, name="job_extend"),
     path(
         "jobs/<uuid:pk>/scenes/<int:index>/retry/",

@@ -1,5 +1,5 @@
 """The user's jobs: the list, one job's page, and what can be done to a job (cancel, retry,
-retry a storyboard scene)."""
+re-run, retry a storyboard scene)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from apps.billing.selectors import credits_balance
 from apps.core.exceptions import ApplicationError
 from apps.generation.models import Generation
+from apps.generation.rerun import generation_rerun
 from apps.generation.selectors import (
     generation_list,
     generation_queue_position,
@@ -69,6 +70,7 @@ def jobs(request):
         "generations": generations,
         "pending_count": pending,
         "retry_key": uuid.uuid4().hex,
+        "rerun_key": uuid.uuid4().hex,
     }
     return render(request, "web/jobs.html", context)
 
@@ -139,6 +141,33 @@ def job_retry(request, pk):
     if result.created:
         cost = result.generation.cost_credits
         messages.success(request, f"Started again ({cost} credit{pluralize(cost)}).")
+    return redirect("web:job", pk=result.generation.pk)
+
+
+@login_required
+@require_POST
+def job_rerun(request, pk):
+    """A new job from this finished one's recipe and inputs, the same seed included
+    (apps.generation.rerun, as POST /api/v1/generations/{id}/rerun/), charged at its price."""
+    generation = generation_or_404(request, pk)
+    try:
+        result = generation_rerun(
+            user=request.user,
+            generation=generation,
+            idempotency_key=request.POST.get("idempotency_key", "")[:64],
+        )
+    except ApplicationError as exc:
+        messages.warning(request, f"Could not re-run: {exc.message}")
+        return redirect("web:job", pk=generation.pk)
+    except DRFValidationError:
+        messages.warning(request, "Could not re-run: the job's settings are no longer valid.")
+        return redirect(f"{reverse('web:create')}?reuse={generation.pk}")
+    if result.created:
+        cost = result.generation.cost_credits
+        messages.success(
+            request,
+            f"Re-running with seed {result.generation.seed} ({cost} credit{pluralize(cost)}).",
+        )
     return redirect("web:job", pk=result.generation.pk)
 
 
@@ -264,6 +293,7 @@ def job(request, pk):
         "recipe": _recipe(generation),
         "provenance": _provenance(generation),
         "retry_key": uuid.uuid4().hex,
+        "rerun_key": uuid.uuid4().hex,
         "share_url": _share_url(generation),
         "page_title": f"{'Video' if generation.is_finished else 'Making'}: {label[:60]}",
         "page_description": f"{kind_label(generation.kind)} generation on AI Lounge.",
