@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -25,12 +26,12 @@ def no_enqueue(monkeypatch):
     return sent
 
 
-def create_text(api, **params) -> dict:
+def create_text(api, *, engine: str = "procedural", **params) -> dict:
     response = api.post(
         "/api/v1/generations/",
         {
             "kind": "text_to_video",
-            "engine": "procedural",
+            "engine": engine,
             "prompt": "a neon fox",
             "negative_prompt": "blur",
             "params": {**SMALL, **params},
@@ -42,8 +43,6 @@ def create_text(api, **params) -> dict:
 
 
 def create_image(api, *, engine: str = "procedural", **params) -> dict:
-    import json
-
     response = api.post(
         "/api/v1/generations/",
         {
