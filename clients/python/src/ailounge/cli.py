@@ -88,6 +88,16 @@ def parser() -> argparse.ArgumentParser:
     board.add_argument("--param", action="append", default=[], metavar="K=V")
     _job_options(board)
 
+    again = commands.add_parser(
+        "rerun", parents=[common], help="a new job from a finished one's recipe (same seed)"
+    )
+    again.add_argument("id")
+    again.add_argument("--seed", type=int, help="another seed (default: the old job's)")
+    again.add_argument("--prompt", "-p", help="another prompt")
+    again.add_argument("--engine", "-e", help="another engine")
+    again.add_argument("--param", action="append", default=[], metavar="K=V", help="repeatable")
+    _job_options(again)
+
     status = commands.add_parser("status", parents=[common], help="one job")
     status.add_argument("id")
     status.add_argument("--wait", action="store_true", help="follow it until it ends")
@@ -338,6 +348,24 @@ def cmd_storyboard(client: Client, args) -> int:
     return follow_and_finish(client, generation, args)
 
 
+def cmd_rerun(client: Client, args) -> int:
+    generation = client.rerun(
+        args.id,
+        seed=args.seed,
+        params=parse_params(args.param) or None,
+        prompt=args.prompt,
+        engine=args.engine,
+        idempotency_key=args.idempotency_key,
+        wait=False,
+    )
+    if not args.json and not args.no_wait:
+        err.print(
+            f"job {generation.id} queued, seed {generation.seed} "
+            f"({plural(generation.cost_credits)})"
+        )
+    return follow_and_finish(client, generation, args)
+
+
 def cmd_status(client: Client, args) -> int:
     generation = client.get(args.id)
     if args.wait and not generation.finished:
@@ -421,6 +449,7 @@ COMMANDS = {
     "cancel": cmd_cancel,
     "download": cmd_download,
     "quote": cmd_quote,
+    "rerun": cmd_rerun,
 }
 
 

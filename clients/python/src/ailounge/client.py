@@ -267,6 +267,37 @@ class Client:
             return self.wait(generation.id, on_progress=on_progress, timeout=timeout)
         return generation
 
+    def rerun(
+        self,
+        generation_id: str,
+        *,
+        seed: int | None = None,
+        params: dict[str, Any] | None = None,
+        prompt: str | None = None,
+        engine: str | None = None,
+        idempotency_key: str | None = None,
+        wait: bool = True,
+        on_progress: ProgressCallback | None = None,
+        timeout: float | None = None,
+    ) -> Generation:
+        """A new job from a finished one's recipe and inputs (its seed and, for image to video,
+        its stored image), charged at its own price; `seed`, `params` (merged over the old
+        ones), `prompt` and `engine` change it. The same seed on the same engine gives the same
+        frames. A storyboard is retried in place instead (`storyboard_use_retry`)."""
+        overrides = {"seed": seed, "params": params, "prompt": prompt, "engine": engine}
+        created = self._request(
+            "POST",
+            f"generations/{generation_id}/rerun/",
+            headers={"Idempotency-Key": idempotency_key or str(uuid.uuid4())},
+            json={k: v for k, v in overrides.items() if v is not None},
+            idempotent=True,  # the same key answers the same job, charged once
+            retry_codes=("queue_unavailable",),
+        )
+        generation = Generation.from_dict(created)
+        if wait:
+            return self.wait(generation.id, on_progress=on_progress, timeout=timeout)
+        return generation
+
     def get(self, generation_id: str) -> Generation:
         return Generation.from_dict(self._request("GET", f"generations/{generation_id}/"))
 
