@@ -91,6 +91,18 @@ def test_an_unfinished_jobs_button_is_hidden_and_a_post_makes_nothing(api, user,
     assert Generation.objects.count() == 1
 
 
+def test_staff_see_another_users_job_without_re_run_and_cannot_post_it(api, staff_user, no_enqueue):
+    old = create_text(api)
+    finish(old["id"])
+    client = Client()
+    client.force_login(staff_user)
+    page = client.get(f"/jobs/{old['id']}/")
+    assert page.status_code == 200 and "data-rerun-form" not in page.content.decode()
+
+    assert client.post(f"/jobs/{old['id']}/rerun/").status_code == 404
+    assert Generation.objects.count() == 1
+
+
 def test_another_users_job_is_404(api, other_user, no_enqueue):
     old = create_text(api)
     finish(old["id"])

@@ -10,11 +10,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.files.base import ContentFile
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
+from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from apps.billing.selectors import credits_balance
@@ -159,6 +161,8 @@ def job_rerun(request, pk):
     except ApplicationError as exc:
         messages.warning(request, f"Could not re-run: {exc.message}")
         return redirect("web:job", pk=generation.pk)
+    except NotFound:  # staff may see another user's job, but re-run only their own
+        raise Http404("No such generation.") from None
     except DRFValidationError:
         messages.warning(request, "Could not re-run: the job's settings are no longer valid.")
         return redirect(f"{reverse('web:create')}?reuse={generation.pk}")
