@@ -15,7 +15,7 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 
 from apps.core.parsers import json_loads
-from apps.core.serializers import StrictSerializer
+from apps.core.serializers import CachedFieldsMixin, StrictSerializer
 from apps.core.urls_safety import url_check_public
 
 from .models import Generation, StoryboardScene
@@ -617,7 +617,7 @@ class GenerationListSerializer(serializers.ListSerializer):
         return super().to_representation(items)
 
 
-class GenerationOutputSerializer(serializers.ModelSerializer):
+class GenerationOutputSerializer(CachedFieldsMixin, serializers.ModelSerializer):
     persona = serializers.SerializerMethodField()
     queue_position = serializers.SerializerMethodField()
     eta_seconds = serializers.SerializerMethodField()
