@@ -73,3 +73,18 @@ def live_web(transactional_db):
     """The real daphne server (HTTP + websocket) on the test database; yields its base URL."""
     with processes.web_server() as base:
         yield base
+
+
+@pytest.fixture
+def clean_eta():
+    """No timings from earlier tests: ETAs start unknown, and none are left behind."""
+    from apps.generation import eta
+
+    def wipe():
+        client = eta._redis()
+        for key in client.scan_iter(f"{eta.key_prefix()}*"):
+            client.delete(key)
+
+    wipe()
+    yield
+    wipe()

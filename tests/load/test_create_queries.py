@@ -34,22 +34,8 @@ CREATE_QUERIES = 11
 CREATE_QUERIES_WITH_ETA = 12
 
 
-@pytest.fixture
-def no_timings():
-    """No ETA timings from earlier tests (a worker's jobs record them), none left behind."""
-
-    def wipe():
-        client = eta._redis()
-        for key in client.scan_iter(f"{eta.key_prefix()}*"):
-            client.delete(key)
-
-    wipe()
-    yield
-    wipe()
-
-
 @pytest.mark.django_db(transaction=True)
-def test_a_create_costs_a_fixed_number_of_queries(api, user, no_timings):
+def test_a_create_costs_a_fixed_number_of_queries(api, user, clean_eta):
     assert api.post(URL, BODY, format="json").status_code == 201  # (warm: the first one)
     balance = credits_balance(user=user)
     with CaptureQueriesContext(connection) as queries:
@@ -68,7 +54,7 @@ def test_a_create_costs_a_fixed_number_of_queries(api, user, no_timings):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_with_measured_timings_the_position_comes_from_the_etas_read(api, user, no_timings):
+def test_with_measured_timings_the_position_comes_from_the_etas_read(api, user, clean_eta):
     first = api.post(URL, BODY, format="json").json()
     shape = eta.job_shape(Generation.objects.get(pk=first["id"]))
     eta.sample_record(shape=shape, pre=0.5, step=0.25, post=0.5)
@@ -84,7 +70,7 @@ def test_with_measured_timings_the_position_comes_from_the_etas_read(api, user, 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_response_reports_the_live_events_position_without_computing_it_again(
-    api, user, no_timings
+    api, user, clean_eta
 ):
     first = api.post(URL, BODY, format="json").json()
     with CaptureQueriesContext(connection) as queries:
